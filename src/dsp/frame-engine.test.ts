@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { speechLike, whiteNoise } from '../../tools/signals';
+import { FrameEngine } from './frame-engine';
+
+const ones = new Float32Array(257).fill(1);
+
+/** Stream x through an engine; masks are delivered `maskLatency` hops late, as the worker would. */
+function stream(engine: FrameEngine, x: Float32Array, mask: (frame: number) => Float32Array = () => ones): Float32Array {
+  const hop = engine.hopSize;
+  const y = new Float32Array(x.length);
+  const pending: number[] = [];
+  for (let start = 0; start + hop <= x.length; start += hop) {
+    pending.push(engine.pushHop(x.subarray(start, start + hop)));
+    while (pending.length > engine.maskLatency) {
+      const f = pending.shift()!;
+      engine.setMask(f, mask(f));
+    }
+    engine.pullHop(y.subarray(start, start + hop));
+  }
+  return y;
+}
+
+function maxDelayedError(x: Float32Array, y: Float32Array, delay: number): number {
+  let worst = 0;
+  for (let i = delay; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - x[i - delay]));
+  return worst;
+}
+
+for (const maskLatency of [0, 1, 2]) {
+  test(`a mask of ones reproduces the input delayed by delaySamples (mask latency ${maskLatency})`, () => {
+    for (const x of [whiteNoise(16000, 0.1), speechLike(1, 16000).samples]) {
+      const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency });
+      assert.equal(engine.delaySamples, 384 + 128 * maskLatency);
+      const y = stream(engine, x);
+      const error = maxDelayedError(x, y, engine.delaySamples);
+      assert.ok(error < 1e-6, `max error ${error}`);
+    }
+  });
+}
+
+test('processing off is the input, delayed, bit for bit; on again returns to the processed signal', () => {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
+  const x = whiteNoise(32000, 0.2);
+  const half = new Float32Array(257).fill(0.5);
+  engine.setEnabled(false);
+  const y = stream(engine, x, () => half);
+  const d = engine.delaySamples;
+  for (let i = 1000; i < y.length; i++) assert.equal(y[i], x[i - d]);
+});
+
+test('toggling crossfades: no step larger than the signal itself makes', () => {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
+  const x = speechLike(3, 16000, 4).samples;
+  const quiet = new Float32Array(257).fill(0.05); // processed path ≈ -26 dB: a big jump if cut
+  const y = new Float32Array(x.length);
+  let maxInputStep = 0;
+  for (let i = 1; i < x.length; i++) maxInputStep = Math.max(maxInputStep, Math.abs(x[i] - x[i - 1]));
+  for (let start = 0, hop = 0; start + 128 <= x.length; start += 128, hop++) {
+    if (hop % 40 === 20) engine.setEnabled(!engine.isEnabled);
+    const f = engine.pushHop(x.subarray(start, start + 128));
+    if (f >= 1) engine.setMask(f - 1, quiet);
+    engine.pullHop(y.subarray(start, start + 128));
+  }
+  let maxOutputStep = 0;
+  for (let i = 1; i < y.length; i++) maxOutputStep = Math.max(maxOutputStep, Math.abs(y[i] - y[i - 1]));
+  assert.ok(maxOutputStep <= maxInputStep * 1.05, `output step ${maxOutputStep} vs input ${maxInputStep}`);
+});
+
+test('a late mask holds the previous one and is counted', () => {
+  const x = whiteNoise(128 * 20, 0.1);
+  const e2 = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1 });
+  const out = new Float32Array(128);
+  for (let h = 0; h < 20; h++) {
+    const f = e2.pushHop(x.subarray(h * 128, h * 128 + 128));
+    if (f >= 1 && f !== 11) e2.setMask(f - 1, ones); // frame 10's mask never comes
+    e2.pullHop(out);
+    assert.ok(out.every(Number.isFinite));
+  }
+  assert.equal(e2.lateMasks, 1);
+});
+
+test('NaN, Inf and out-of-range samples never reach the output or the model input', () => {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1 });
+  const x = whiteNoise(128 * 30, 0.1);
+  x[300] = NaN;
+  x[700] = Infinity;
+  x[900] = -Infinity;
+  x[1200] = 7;
+  const y = new Float32Array(x.length);
+  for (let start = 0; start + 128 <= x.length; start += 128) {
+    const f = engine.pushHop(x.subarray(start, start + 128));
+    assert.ok(engine.magnitudes.every(Number.isFinite));
+    engine.setMask(f, ones);
+    engine.pullHop(y.subarray(start, start + 128));
+  }
+  assert.ok(y.every((v) => Number.isFinite(v) && Math.abs(v) <= 1.0001));
+  assert.equal(engine.badSamples, 4);
+});
+
+test('a mask with NaN in it passes that bin through instead of breaking the output', () => {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 0 });
+  const bad = new Float32Array(257).fill(NaN);
+  const x = whiteNoise(128 * 10, 0.1);
+  const y = stream(engine, x, () => bad);
+  assert.ok(y.every(Number.isFinite));
+  assert.ok(maxDelayedError(x, y, engine.delaySamples) < 1e-6);
+});
+
+test('maximum attenuation floors the mask', () => {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 0 });
+  engine.setMaxAttenuation(20);
+  const zero = new Float32Array(257);
+  const x = whiteNoise(16000, 0.1);
+  const y = stream(engine, x, () => zero);
+  const d = engine.delaySamples;
+  let ex = 0;
+  let ey = 0;
+  for (let i = d + 1000; i < y.length; i++) (ex += x[i - d] ** 2), (ey += y[i] ** 2);
+  assert.ok(Math.abs(10 * Math.log10(ey / ex) + 20) < 0.1);
+});

@@ -1,0 +1,183 @@
+import { SpectralProcessor } from './spectral';
+
+export interface FrameEngineOptions {
+  fftSize: number;
+  hopSize: number;
+  sampleRate: number;
+  window?: string;
+  /** How many hops the output waits for a frame's mask (0 = the mask is set synchronously). */
+  maskLatency: number;
+  /** Length of the on/off crossfade. */
+  fadeMs?: number;
+}
+
+/**
+ * The streaming denoiser at the model's rate, one hop at a time, with no Web Audio in it.
+ *
+ *   pushHop(input)  → frames the newest fftSize samples, keeps the spectrum, exposes `magnitudes`
+ *   setMask(f, m)   ← the model's mask for frame f (from a worker, or synchronously in file mode)
+ *   pullHop(output) → masks frame (newest − maskLatency), inverse FFT, overlap-add, one hop out
+ *
+ * Output is the input delayed by `delaySamples` = fftSize − hopSize + maskLatency·hopSize.
+ * A mask that has not arrived when its frame is due is "late": the previous mask is held
+ * (no click) and `lateMasks` counts it. Bypass is a crossfade to the input delayed by the same
+ * amount through a delay line, so switching never shifts the audio in time. Non-finite samples
+ * become 0 and everything is clamped to [-1, 1] before it reaches the model or the output.
+ */
+export class FrameEngine {
+  readonly fftSize: number;
+  readonly hopSize: number;
+  readonly binCount: number;
+  readonly maskLatency: number;
+  readonly delaySamples: number;
+  /** Magnitudes of the frame last pushed: what the model reads. */
+  readonly magnitudes: Float32Array;
+  /** Frames pushed so far; the last pushed frame is framesPushed − 1. */
+  framesPushed = 0;
+  lateMasks = 0;
+  /** Non-finite or out-of-range input samples replaced so far. */
+  badSamples = 0;
+  /** Mask in use (after the floor), for displays. */
+  readonly currentMask: Float32Array;
+
+  private readonly spectral: SpectralProcessor;
+  private readonly history: Float32Array; // last fftSize input samples, oldest first
+  private readonly slots: number;
+  private readonly spectra: Float32Array[];
+  private readonly masks: Float32Array[];
+  private readonly maskFrame: Int32Array; // which frame each mask slot holds (-1: none)
+  private readonly heldMask: Float32Array;
+  private readonly frameOut: Float32Array;
+  private readonly overlap: Float32Array; // overlap-add accumulator, fftSize long
+  private readonly dryLine: Float32Array; // input delay line for bypass
+  private dryWrite = 0;
+  private maskFloor = 0;
+  private fade = 1; // 0 = bypass, 1 = processed
+  private fadeTarget = 1;
+  private readonly fadeStep: number;
+  private enabled = true;
+  private modelReady = true;
+
+  constructor(o: FrameEngineOptions) {
+    this.fftSize = o.fftSize;
+    this.hopSize = o.hopSize;
+    this.binCount = o.fftSize / 2 + 1;
+    this.maskLatency = o.maskLatency;
+    this.delaySamples = o.fftSize - o.hopSize + o.maskLatency * o.hopSize;
+    this.spectral = new SpectralProcessor(o.fftSize, o.hopSize, o.window ?? 'sqrt-hann');
+    this.history = new Float32Array(o.fftSize);
+    this.magnitudes = new Float32Array(this.binCount);
+    this.slots = o.maskLatency + 2;
+    this.spectra = Array.from({ length: this.slots }, () => new Float32Array(2 * this.binCount));
+    this.masks = Array.from({ length: this.slots }, () => new Float32Array(this.binCount));
+    this.maskFrame = new Int32Array(this.slots).fill(-1);
+    this.heldMask = new Float32Array(this.binCount).fill(1);
+    this.currentMask = new Float32Array(this.binCount).fill(1);
+    this.frameOut = new Float32Array(o.fftSize);
+    this.overlap = new Float32Array(o.fftSize);
+    this.dryLine = new Float32Array(this.delaySamples + o.hopSize);
+    this.fadeStep = 1 / Math.max(1, ((o.fadeMs ?? 10) / 1000) * o.sampleRate);
+  }
+
+  /** Processing on or off (crossfaded). The model keeps stepping either way, so its state stays warm. */
+  setEnabled(on: boolean): void {
+    this.enabled = on;
+    this.updateFadeTarget();
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /** False while no model can answer (failed to load, worker crashed): pass audio through. */
+  setModelReady(ready: boolean): void {
+    this.modelReady = ready;
+    this.updateFadeTarget();
+  }
+
+  /** Maximum attenuation in dB, applied as a floor on the mask (Infinity: no floor). */
+  setMaxAttenuation(db: number): void {
+    this.maskFloor = Number.isFinite(db) ? Math.pow(10, -Math.max(0, db) / 20) : 0;
+  }
+
+  private updateFadeTarget(): void {
+    this.fadeTarget = this.enabled && this.modelReady ? 1 : 0;
+  }
+
+  /** Clear the spectral history, masks and overlap buffers (not the delay line). */
+  reset(): void {
+    this.history.fill(0);
+    this.overlap.fill(0);
+    this.maskFrame.fill(-1);
+    this.heldMask.fill(1);
+  }
+
+  /** Frame the next hop of input; returns the new frame's index. Read `magnitudes` after. */
+  pushHop(input: Float32Array): number {
+    const { hopSize, fftSize, history } = this;
+    history.copyWithin(0, hopSize);
+    for (let i = 0; i < hopSize; i++) {
+      let x = input[i];
+      if (!(x >= -1 && x <= 1)) {
+        // NaN and ±Inf fail both comparisons; out-of-range samples are clipped.
+        this.badSamples++;
+        x = x > 1 ? 1 : x < -1 ? -1 : 0;
+      }
+      history[fftSize - hopSize + i] = x;
+      this.dryLine[this.dryWrite] = x;
+      this.dryWrite = (this.dryWrite + 1) % this.dryLine.length;
+    }
+    const frame = this.framesPushed++;
+    const slot = frame % this.slots;
+    this.spectral.analyze(history, this.spectra[slot], this.magnitudes);
+    return frame;
+  }
+
+  /** The model's mask for `frame`; ignored if that frame has already been played. */
+  setMask(frame: number, mask: ArrayLike<number>): void {
+    const due = this.framesPushed - 1 - this.maskLatency;
+    if (frame < due || frame >= this.framesPushed) return;
+    const slot = frame % this.slots;
+    const target = this.masks[slot];
+    for (let k = 0; k < this.binCount; k++) {
+      const m = mask[k];
+      target[k] = m >= 0 ? (m <= 1 ? m : 1) : m < 0 ? 0 : 1; // NaN → 1 (pass through)
+    }
+    this.maskFrame[slot] = frame;
+  }
+
+  /** One hop of output: the frame due now is masked, synthesised and overlap-added. */
+  pullHop(output: Float32Array): void {
+    const { hopSize, fftSize, overlap, frameOut, binCount } = this;
+    const due = this.framesPushed - 1 - this.maskLatency;
+    if (due >= 0) {
+      const slot = due % this.slots;
+      if (this.maskFrame[slot] === due) {
+        this.heldMask.set(this.masks[slot]);
+      } else if (this.modelReady) {
+        this.lateMasks++;
+      }
+      const mask = this.currentMask;
+      for (let k = 0; k < binCount; k++) {
+        const m = this.heldMask[k];
+        mask[k] = m > this.maskFloor ? m : this.maskFloor;
+      }
+      this.spectral.synthesize(this.spectra[slot], mask, frameOut);
+      for (let n = 0; n < fftSize; n++) overlap[n] += frameOut[n];
+    }
+    // The first hop of the accumulator is complete: every overlapping frame has been added.
+    const dryLength = this.dryLine.length;
+    let dryRead = (this.dryWrite - hopSize - this.delaySamples + 2 * dryLength) % dryLength;
+    for (let i = 0; i < hopSize; i++) {
+      const dry = this.dryLine[dryRead];
+      dryRead = dryRead + 1 === dryLength ? 0 : dryRead + 1;
+      if (this.fade !== this.fadeTarget) {
+        this.fade = this.fade < this.fadeTarget ? Math.min(this.fadeTarget, this.fade + this.fadeStep) : Math.max(this.fadeTarget, this.fade - this.fadeStep);
+      }
+      const wet = due >= 0 ? overlap[i] : 0;
+      output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;
+    }
+    overlap.copyWithin(0, hopSize);
+    overlap.fill(0, fftSize - hopSize);
+  }
+}

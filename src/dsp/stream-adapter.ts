@@ -1,0 +1,100 @@
+import { FrameEngine } from './frame-engine';
+import { StreamingResampler } from './resampler';
+
+/**
+ * Runs a FrameEngine (at the model's rate, in hops) from render quanta at the context's rate.
+ *
+ * At the model's rate every quantum of hopSize samples is one hop in and one hop out. At any
+ * other rate the input is resampled to the model's rate, gathered into hops, and the output is
+ * resampled back through a FIFO primed with enough silence that it never runs dry; the delay
+ * stays fixed and is reported in `delaySamples` (at the context rate).
+ * Nothing allocates after construction.
+ */
+export class StreamAdapter {
+  readonly engine: FrameEngine;
+  readonly contextRate: number;
+  /** Microphone-to-speaker delay of the whole chain, in samples at the context rate. */
+  readonly delaySamples: number;
+  /** Quanta in which the output FIFO ran dry (an audible dropout). */
+  underruns = 0;
+  private readonly direct: boolean;
+  private readonly down?: StreamingResampler;
+  private readonly up?: StreamingResampler;
+  private readonly hopIn: Float32Array;
+  private readonly hopOut: Float32Array;
+  private readonly downBuffer: Float32Array;
+  private readonly upBuffer: Float32Array;
+  private readonly outFifo: Float32Array;
+  private hopFill = 0;
+  private outRead = 0;
+  private outCount = 0;
+
+  constructor(engine: FrameEngine, contextRate: number, modelRate: number, maxQuantum = 128) {
+    this.engine = engine;
+    this.contextRate = contextRate;
+    const hop = engine.hopSize;
+    this.hopIn = new Float32Array(hop);
+    this.hopOut = new Float32Array(hop);
+    this.direct = contextRate === modelRate && maxQuantum === hop;
+    if (this.direct) {
+      this.delaySamples = engine.delaySamples;
+      this.downBuffer = this.upBuffer = this.outFifo = new Float32Array(0);
+      return;
+    }
+    this.down = new StreamingResampler(contextRate, modelRate);
+    this.up = new StreamingResampler(modelRate, contextRate);
+    this.downBuffer = new Float32Array(this.down.maxOutput(maxQuantum));
+    this.upBuffer = new Float32Array(this.up.maxOutput(hop));
+    // A hop arrives every hop·ratio context samples; prime by one hop plus one quantum.
+    const ratio = contextRate / modelRate;
+    const prime = Math.ceil(hop * ratio) + maxQuantum;
+    this.outFifo = new Float32Array(prime + 4 * Math.ceil(hop * ratio) + 4 * maxQuantum);
+    this.outCount = prime;
+    this.delaySamples = this.down.delayIn + (engine.delaySamples + this.up.delayIn) * ratio + prime;
+  }
+
+  /** Process one render quantum. `onFrame(frameIndex, magnitudes)` sees each new frame. */
+  process(input: Float32Array, output: Float32Array, onFrame: (frame: number, magnitudes: Float32Array) => void): void {
+    const engine = this.engine;
+    if (this.direct) {
+      const frame = engine.pushHop(input);
+      onFrame(frame, engine.magnitudes);
+      engine.pullHop(output);
+      return;
+    }
+    const hop = engine.hopSize;
+    const produced = this.down!.process(input, input.length, this.downBuffer);
+    for (let i = 0; i < produced; i++) {
+      this.hopIn[this.hopFill++] = this.downBuffer[i];
+      if (this.hopFill === hop) {
+        this.hopFill = 0;
+        const frame = engine.pushHop(this.hopIn);
+        onFrame(frame, engine.magnitudes);
+        engine.pullHop(this.hopOut);
+        const n = this.up!.process(this.hopOut, hop, this.upBuffer);
+        this.writeFifo(this.upBuffer, n);
+      }
+    }
+    const size = this.outFifo.length;
+    if (this.outCount < output.length) this.underruns++;
+    for (let i = 0; i < output.length; i++) {
+      if (this.outCount > 0) {
+        output[i] = this.outFifo[this.outRead];
+        this.outRead = (this.outRead + 1) % size;
+        this.outCount--;
+      } else {
+        output[i] = 0;
+      }
+    }
+  }
+
+  private writeFifo(samples: Float32Array, n: number): void {
+    const size = this.outFifo.length;
+    let write = (this.outRead + this.outCount) % size;
+    for (let i = 0; i < n && this.outCount < size; i++) {
+      this.outFifo[write] = samples[i];
+      write = (write + 1) % size;
+      this.outCount++;
+    }
+  }
+}

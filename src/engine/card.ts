@@ -1,0 +1,62 @@
+/**
+ * The model card: the JSON written beside each ONNX model by training/export.py.
+ * The engine reads every shape, name and DSP constant from it instead of repeating them.
+ */
+export interface StateSpec {
+  /** Graph input that receives the state. */
+  input: string;
+  /** Graph output that returns the next state. */
+  output: string;
+  shape: number[];
+}
+
+export interface ModelCard {
+  name: string;
+  family: string;
+  /** ONNX file, relative to the card. */
+  file: string;
+  sampleRate: number;
+  fftSize: number;
+  hopSize: number;
+  window: string;
+  input: { name: string; shape: number[] };
+  output: { name: string; shape: number[] };
+  states: StateSpec[];
+  parameters: number;
+  description?: string;
+  fixture?: boolean;
+  validation?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+/** Check a parsed card; throws an Error that names the card and the first problem found. */
+export function parseModelCard(json: unknown, source: string): ModelCard {
+  const fail = (why: string): never => {
+    throw new Error(`model card ${source} is invalid: ${why}`);
+  };
+  if (typeof json !== 'object' || json === null) fail('not a JSON object');
+  const c = json as Record<string, unknown>;
+  for (const key of ['name', 'file', 'window'] as const) if (typeof c[key] !== 'string') fail(`"${key}" must be a string`);
+  for (const key of ['sampleRate', 'fftSize', 'hopSize'] as const) {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`"${key}" must be a positive integer`);
+  }
+  const fftSize = c.fftSize as number;
+  if (fftSize & (fftSize - 1)) fail('"fftSize" must be a power of two');
+  if (fftSize % (c.hopSize as number) !== 0) fail('"hopSize" must divide "fftSize"');
+  const bins = fftSize / 2 + 1;
+  const io = (key: string) => {
+    const v = c[key] as { name?: unknown; shape?: unknown } | undefined;
+    if (!v || typeof v.name !== 'string' || !Array.isArray(v.shape)) fail(`"${key}" needs a name and a shape`);
+    if ((v!.shape as number[]).reduce((a, b) => a * b, 1) !== bins) fail(`"${key}" must hold ${bins} values (fftSize/2+1)`);
+  };
+  io('input');
+  io('output');
+  if (!Array.isArray(c.states)) fail('"states" must be a list');
+  for (const s of c.states as StateSpec[]) {
+    if (typeof s.input !== 'string' || typeof s.output !== 'string' || !Array.isArray(s.shape)) {
+      fail('each state needs "input", "output" and "shape"');
+    }
+  }
+  return { family: 'unknown', parameters: 0, ...(c as object) } as ModelCard;
+}

@@ -1,0 +1,90 @@
+import type * as OrtModule from 'onnxruntime-web';
+import type { ModelCard } from './card';
+
+type Ort = typeof OrtModule;
+
+/**
+ * One model step per frame in onnxruntime-web, carrying the recurrent state from frame to
+ * frame. The same class runs in the browser's worker and in Node (CLI, tests, benchmarks):
+ * the caller passes in the `onnxruntime-web` module it imported.
+ *
+ * Every state tensor named in the card is fed back from the step's outputs and zeroed on
+ * reset; nothing here knows whether the model is a GRU, an LSTM or a CNN.
+ */
+export class ModelRunner {
+  readonly card: ModelCard;
+  /** Steps whose input or output was not finite (the state was reset and the mask bypassed). */
+  recoveries = 0;
+  private readonly session: OrtModule.InferenceSession;
+  private readonly inputTensor: OrtModule.Tensor;
+  private readonly inputData: Float32Array;
+  private readonly zeroStates: OrtModule.Tensor[];
+  private states: OrtModule.Tensor[];
+  private readonly feeds: Record<string, OrtModule.Tensor>;
+
+  private constructor(ort: Ort, session: OrtModule.InferenceSession, card: ModelCard) {
+    this.card = card;
+    this.session = session;
+    this.inputData = new Float32Array(card.fftSize / 2 + 1);
+    this.inputTensor = new ort.Tensor('float32', this.inputData, card.input.shape);
+    this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(s.shape.reduce((a, b) => a * b, 1)), s.shape));
+    this.states = [...this.zeroStates];
+    this.feeds = { [card.input.name]: this.inputTensor };
+  }
+
+  /** Build a session from the model's bytes; `source` names the file in error messages. */
+  static async create(ort: Ort, modelBytes: Uint8Array, card: ModelCard, source = card.file): Promise<ModelRunner> {
+    let session: OrtModule.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    } catch (e) {
+      throw new Error(`model file ${source} could not be loaded (corrupt or not ONNX): ${(e as Error).message}`);
+    }
+    const expected = [card.input.name, ...card.states.map((s) => s.input)];
+    const missing = expected.filter((n) => !session.inputNames.includes(n));
+    const outputs = [card.output.name, ...card.states.map((s) => s.output)];
+    const missingOut = outputs.filter((n) => !session.outputNames.includes(n));
+    if (missing.length || missingOut.length) {
+      throw new Error(`model file ${source} does not match its card: missing ${[...missing, ...missingOut].join(', ')}`);
+    }
+    return new ModelRunner(ort, session, card);
+  }
+
+  /** Zero every state tensor (a new stream, or a model switch). */
+  reset(): void {
+    this.states = [...this.zeroStates];
+  }
+
+  /** Run one step: magnitudes (fftSize/2+1) in, gain mask written to maskOut. */
+  async step(magnitudes: ArrayLike<number>, maskOut: Float32Array): Promise<void> {
+    const input = this.inputData;
+    for (let k = 0; k < input.length; k++) {
+      const m = magnitudes[k];
+      input[k] = m >= 0 && m < 1e6 ? m : 0; // NaN/Inf never reach the recurrent state
+    }
+    const { card, feeds } = this;
+    for (let i = 0; i < card.states.length; i++) feeds[card.states[i].input] = this.states[i];
+    const result = await this.session.run(feeds);
+    const mask = result[card.output.name].data as Float32Array;
+    let finite = true;
+    for (let k = 0; k < maskOut.length; k++) {
+      const m = mask[k];
+      if (!(m >= 0 && m <= 1)) finite = false;
+      maskOut[k] = m;
+    }
+    const next = card.states.map((s) => result[s.output]);
+    if (!finite || next.some((t) => !(t.data as Float32Array).every(Number.isFinite))) {
+      // Should never happen with sanitised input; if it does, start afresh rather than spread NaN.
+      this.recoveries++;
+      maskOut.fill(1);
+      this.reset();
+      return;
+    }
+    this.states = next;
+  }
+
+  /** The current state tensors' values, for tests. */
+  stateValues(): Float32Array[] {
+    return this.states.map((t) => t.data as Float32Array);
+  }
+}

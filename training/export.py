@@ -1,0 +1,122 @@
+"""Export a trained checkpoint (or a fixed-weight fixture) as an ONNX step graph + model card.
+
+    python3 training/export.py --checkpoint .cache/train/gru/best.pt --out models/quell-gru
+    python3 training/export.py --fixture --out models/fixture/quell-fixture
+
+Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
+and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
+whole-sequence model) for the streaming parity tests in ONNX and TypeScript. The fixture also
+gets a pipeline golden: a WAV and the Python reference pipeline's output on it.
+"""
+import argparse
+import json
+import os
+import sys
+import wave
+
+import numpy as np
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quell import reference  # noqa: E402
+from quell.model import StepModule, build  # noqa: E402
+from quell.synthetic import speech_like  # noqa: E402
+
+GOLDEN_FRAMES = 64
+
+
+def golden_signal(seconds=2.0, seed=5):
+    """A fixed noisy speech-like signal (also the pipeline test input)."""
+    rng = np.random.default_rng(seed)
+    clean = speech_like(seconds, rng).astype(np.float64)
+    noise = rng.standard_normal(len(clean)) * 0.01
+    return (clean + noise).astype(np.float32)
+
+
+def write_wav(path, x, rate=16000):
+    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return pcm.astype(np.float64) / 32767
+
+
+def export(model, out, meta):
+    model.eval()
+    step = StepModule(model)
+    specs = model.state_specs()
+    mag = torch.rand(1, 257)
+    states = [torch.zeros(*shape) for _, shape in specs]
+    in_names = ["magnitudes"] + [f"{n}_in" for n, _ in specs]
+    out_names = ["mask"] + [f"{n}_out" for n, _ in specs]
+    torch.onnx.export(step, (mag, *states), out + ".onnx", input_names=in_names, output_names=out_names,
+                      opset_version=17, do_constant_folding=True)
+    onnx.checker.check_model(onnx.load(out + ".onnx"))
+
+    x = golden_signal()
+    _, mags = reference.magnitudes(x.astype(np.float64))
+    mags = mags[:GOLDEN_FRAMES].astype(np.float32)
+    with torch.no_grad():
+        masks = model(torch.from_numpy(mags)[None])[0].numpy().astype(np.float32)
+    np.concatenate([mags.ravel(), masks.ravel()]).astype("<f4").tofile(out + ".golden.bin")
+
+    card = {
+        "name": os.path.basename(out),
+        "file": os.path.basename(out) + ".onnx",
+        "sampleRate": 16000, "fftSize": 512, "hopSize": 128, "window": "sqrt-hann",
+        "input": {"name": "magnitudes", "shape": [1, 257]},
+        "output": {"name": "mask", "shape": [1, 257]},
+        "states": [{"input": f"{n}_in", "output": f"{n}_out", "shape": shape} for n, shape in specs],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "golden": {"file": os.path.basename(out) + ".golden.bin", "frames": GOLDEN_FRAMES},
+        **meta,
+    }
+    with open(out + ".json", "w") as f:
+        json.dump(card, f, indent=2)
+    return card
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--fixture", action="store_true")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if args.fixture:
+        torch.manual_seed(1234)
+        model = build("gru", hidden=16, layers=2)
+        with torch.no_grad():
+            model.features.mean.fill_(-6.0)
+            model.features.std.fill_(4.0)
+            model.decoder.bias.fill_(0.0)
+        meta = {"family": "gru", "fixture": True,
+                "description": "Fixed random weights for the parity tests; it does not denoise."}
+    else:
+        ck = torch.load(args.checkpoint)
+        model = build(**ck["config"])
+        model.load_state_dict(ck["model"])
+        summary_path = os.path.join(os.path.dirname(args.checkpoint), "summary.json")
+        summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
+        meta = {"family": ck["config"]["arch"],
+                "description": f"Causal {ck['config']['arch'].upper()} mask model, "
+                               f"{ck['config']['layers']}x{ck['config']['hidden']}.",
+                "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
+                             "best_validation_delta_si_sdr_db": round(ck["state"]["best"], 2),
+                             **{k: summary[k] for k in ("batch", "seconds") if k in summary}},
+                "data": {"speech": "fillets-ng-data-nl, fillets-ng-data (en), klettres-data, espeak-ng",
+                         "noise": "bucklespring-data, sonic-pi-samples, fillets-ng-data music/effects, synthetic",
+                         "split": "by game level / language directory (speech), by file (noise)"}}
+    card = export(model, args.out, meta)
+    if args.fixture:
+        x = write_wav(args.out + ".pipeline-input.wav", golden_signal())
+        y = reference.denoise(model, x)
+        y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
+    print(json.dumps({k: card[k] for k in ("name", "parameters", "states")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Dynamic mixing of speech and noise with the augmentations of shared/DATA.md.
+
+Every call of `Mixer.batch` draws new mixtures: SNR -5..25 dB, noise-only and speech-only
+items, random gain, EQ and band-limiting, mild synthetic reverb, DC offset and clipping.
+Real noises come from the prepared Debian packages; synthetic ones (coloured noise, hum,
+fan, babble, clicks) are generated here so the model meets more than the files hold.
+"""
+import os
+import pickle
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+SAMPLE_RATE = 16000
+
+
+def load_split(cache, split):
+    with open(os.path.join(cache, "prepared", f"speech_{split}.pkl"), "rb") as f:
+        speech = [a for _, a in pickle.load(f)]
+    with open(os.path.join(cache, "prepared", f"noise_{split}.pkl"), "rb") as f:
+        noise = pickle.load(f)
+    return speech, noise
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(x * x) + 1e-12))
+
+
+class Mixer:
+    NOISE_KINDS = ["file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks"]
+
+    def __init__(self, speech, noise, seed=0):
+        self.speech = speech
+        self.noise_files = [a for n, a in noise if not n.startswith("keyboard:")]
+        self.keyboard = [a for n, a in noise if n.startswith("keyboard:")] or self.noise_files
+        self.rng = np.random.default_rng(seed)
+
+    # ---- speech -------------------------------------------------------------------------
+    def speech_segment(self, length):
+        """Concatenate random utterances, with natural pauses, to fill `length` samples."""
+        out = np.zeros(length, np.float32)
+        t = int(self.rng.uniform(0, 0.5) * SAMPLE_RATE)
+        while t < length:
+            clip = self.speech[self.rng.integers(len(self.speech))]
+            clip = clip / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)
+            n = min(len(clip), length - t)
+            out[t:t + n] = clip[:n]
+            t += n + int(self.rng.uniform(0.05, 0.8) * SAMPLE_RATE)
+        return out
+
+    # ---- noise --------------------------------------------------------------------------
+    def crop(self, audio, length):
+        if len(audio) < length:
+            audio = np.tile(audio, length // len(audio) + 1)
+        start = self.rng.integers(0, len(audio) - length + 1)
+        return audio[start:start + length].astype(np.float32)
+
+    def colored(self, length):
+        alpha = self.rng.uniform(0, 2)  # 0 white, 1 pink, 2 brown
+        spec = np.fft.rfft(self.rng.standard_normal(length))
+        f = np.maximum(np.fft.rfftfreq(length, 1 / SAMPLE_RATE), 20)
+        x = np.fft.irfft(spec / f ** (alpha / 2), length)
+        return x * self.modulation(length)
+
+    def modulation(self, length):
+        t = np.arange(length) / SAMPLE_RATE
+        depth = self.rng.uniform(0, 0.5)
+        return 1 + depth * np.sin(2 * np.pi * self.rng.uniform(0.05, 2) * t + self.rng.uniform(0, 6.3))
+
+    def hum(self, length):
+        t = np.arange(length) / SAMPLE_RATE
+        f0 = self.rng.choice([50.0, 60.0]) * self.rng.uniform(0.99, 1.01)
+        x = np.zeros(length)
+        for k in range(1, self.rng.integers(3, 16)):
+            x += self.rng.uniform(0.1, 1) / k ** self.rng.uniform(0, 1.5) * np.sin(2 * np.pi * f0 * k * t + self.rng.uniform(0, 6.3))
+        return x + 0.01 * rms(x) * self.rng.standard_normal(length)
+
+    def fan(self, length):
+        spec = np.fft.rfft(self.rng.standard_normal(length))
+        f = np.fft.rfftfreq(length, 1 / SAMPLE_RATE)
+        centre, width = self.rng.uniform(100, 3000), self.rng.uniform(100, 2000)
+        x = np.fft.irfft(spec * np.exp(-0.5 * ((f - centre) / width) ** 2), length)
+        t = np.arange(length) / SAMPLE_RATE
+        blade = np.sin(2 * np.pi * self.rng.uniform(80, 400) * t) * rms(x) * self.rng.uniform(0, 1)
+        return x + blade
+
+    def babble(self, length):
+        x = np.zeros(length, np.float32)
+        for _ in range(self.rng.integers(4, 9)):
+            x += self.speech_segment(length) * self.rng.uniform(0.5, 1)
+        return x
+
+    def clicks(self, length):
+        x = np.zeros(length)
+        rate = self.rng.uniform(1, 20)
+        for pos in self.rng.integers(0, length, int(rate * length / SAMPLE_RATE) + 1):
+            n = int(self.rng.uniform(0.001, 0.02) * SAMPLE_RATE)
+            burst = self.rng.standard_normal(n) * np.exp(-np.arange(n) / (n / 4)) * self.rng.uniform(0.2, 1)
+            x[pos:pos + n] += burst[:length - pos]
+        return x
+
+    def noise_segment(self, length):
+        kind = self.NOISE_KINDS[self.rng.integers(len(self.NOISE_KINDS))]
+        if kind == "file":
+            x = self.crop(self.noise_files[self.rng.integers(len(self.noise_files))], length)
+        elif kind == "keyboard":
+            x = self.crop(self.keyboard[self.rng.integers(len(self.keyboard))], length)
+        else:
+            x = getattr(self, kind)(length)
+        return np.asarray(x, np.float32)
+
+    # ---- room and microphone ------------------------------------------------------------
+    def reverb(self, x):
+        rt60 = self.rng.uniform(0.1, 0.5)
+        n = int(rt60 * SAMPLE_RATE)
+        ir = self.rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60
+        ir *= 10 ** (self.rng.uniform(-20, -8) / 20) / rms(ir) / np.sqrt(n)
+        ir[0] = 1.0
+        return fftconvolve(x, ir)[: len(x)].astype(np.float32)
+
+    def eq(self, *signals):
+        """A random smooth EQ curve, sometimes band-limited: another microphone and room."""
+        f = np.fft.rfftfreq(len(signals[0]), 1 / SAMPLE_RATE)
+        points = np.array([0, 100, 300, 1000, 3000, 6000, 8000])
+        gains_db = self.rng.uniform(-6, 6, len(points))
+        curve = 10 ** (np.interp(f, points, gains_db) / 20)
+        if self.rng.random() < 0.2:
+            curve *= 1 / (1 + (f / self.rng.uniform(3000, 7000)) ** 8)  # low-pass
+        if self.rng.random() < 0.3:
+            curve *= 1 / (1 + (self.rng.uniform(50, 250) / np.maximum(f, 1)) ** 4)  # high-pass
+        return [np.fft.irfft(np.fft.rfft(x) * curve, len(x)).astype(np.float32) for x in signals]
+
+    # ---- a mixture ----------------------------------------------------------------------
+    def item(self, length, snr_db=None, kind=None):
+        """One (noisy, clean) pair. kind: None (random), 'mix', 'speech_only', 'noise_only'."""
+        r = self.rng.random()
+        kind = kind or ("noise_only" if r < 0.1 else "speech_only" if r < 0.2 else "mix")
+        speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length)
+        if kind != "noise_only" and self.rng.random() < 0.3:
+            speech = self.reverb(speech)
+        noise = np.zeros(length, np.float32)
+        if kind != "speech_only":
+            noise = self.noise_segment(length)
+            if self.rng.random() < 0.25:
+                noise = noise / (rms(noise) + 1e-9) + self.noise_segment(length) / (rms(noise) + 1e-9) * 0.5
+            snr = self.rng.uniform(-5, 25) if snr_db is None else snr_db
+            ref = rms(speech) if kind == "mix" else 0.05
+            noise = noise / (rms(noise) + 1e-9) * ref * 10 ** (-snr / 20)
+        if self.rng.random() < 0.7:
+            speech, noise = self.eq(speech, noise)
+        mix = speech + noise
+        gain = 10 ** (self.rng.uniform(-45, -12) / 20) / (rms(mix) + 1e-9)
+        gain = min(gain, 0.99 / (np.abs(mix).max() + 1e-9))  # a real microphone stops at full scale
+        speech, mix = speech * gain, mix * gain
+        if self.rng.random() < 0.2:
+            mix = mix + self.rng.uniform(-0.02, 0.02)  # DC offset of a cheap microphone
+        if self.rng.random() < 0.05:
+            limit = np.abs(mix).max() * self.rng.uniform(0.3, 0.9)
+            mix = np.clip(mix, -limit, limit)  # clipping
+        return mix.astype(np.float32), speech.astype(np.float32)
+
+    def batch(self, size, length):
+        pairs = [self.item(length) for _ in range(size)]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

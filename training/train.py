@@ -1,0 +1,158 @@
+"""Train a Quell mask model. Resumable: re-running the same command continues from the last
+checkpoint in --out. Usage: python3 training/train.py --arch gru --minutes 100
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quell.data import Mixer, load_split  # noqa: E402
+from quell.model import build  # noqa: E402
+from quell.stft import istft, stft  # noqa: E402
+from quell.synthetic import synthetic_split  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def si_sdr(est, ref, eps=1e-8):
+    ref = ref - ref.mean(-1, keepdim=True)
+    est = est - est.mean(-1, keepdim=True)
+    proj = (est * ref).sum(-1, keepdim=True) / ((ref * ref).sum(-1, keepdim=True) + eps) * ref
+    return 10 * torch.log10((proj ** 2).sum(-1) / (((est - proj) ** 2).sum(-1) + eps) + eps)
+
+
+def enhance(model, noisy):
+    spec = stft(noisy)
+    mask = model(spec.abs())
+    return istft(spec * mask, noisy.shape[-1]), spec * mask
+
+
+def loss_fn(model, noisy, clean):
+    est, est_spec = enhance(model, noisy)
+    scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
+    est_c = est_spec * scale.unsqueeze(-1)
+    ref_c = stft(clean) * scale.unsqueeze(-1)
+    est_mag, ref_mag = est_c.abs() + 1e-8, ref_c.abs() + 1e-8
+    # compressed magnitude, plus compressed complex spectrum (which also sees the phase error)
+    mag = ((est_mag ** 0.3 - ref_mag ** 0.3) ** 2).mean()
+    cplx = ((est_c / est_mag * est_mag ** 0.3 - ref_c / ref_mag * ref_mag ** 0.3).abs() ** 2).mean()
+    has_speech = clean.pow(2).mean(-1) > 1e-9
+    # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
+    sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else torch.zeros(())
+    return 0.7 * mag + 0.3 * cplx - 0.01 * sdr, sdr
+
+
+def feature_stats(mixer, batch, length):
+    noisy, _ = mixer.batch(batch, length)
+    feats = torch.log(stft(torch.from_numpy(noisy)).abs() ** 2 + 1e-10).reshape(-1, 257)
+    return feats.mean(0), feats.std(0) + 1e-3
+
+
+def validate(model, val_set):
+    model.eval()
+    gains = []
+    with torch.no_grad():
+        for noisy, clean in val_set:
+            n, c = torch.from_numpy(noisy), torch.from_numpy(clean)
+            est, _ = enhance(model, n)
+            before = si_sdr(n, c)
+            keep = (c.pow(2).mean(-1) > 1e-9) & (before < 40)  # mixtures only
+            gains.append((si_sdr(est, c) - before)[keep])
+    model.train()
+    return float(torch.cat(gains).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="gru", choices=["gru", "lstm", "rnn", "cnn"])
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--steps", type=int, default=100000, help="upper bound on optimiser steps")
+    ap.add_argument("--minutes", type=float, default=100, help="training time budget")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
+    ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    out = args.out or os.path.join(ROOT, ".cache", "train", args.arch)
+    os.makedirs(out, exist_ok=True)
+    cache = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
+    rng = np.random.default_rng(0)
+    if args.synthetic:
+        train_data, val_data = synthetic_split(rng), synthetic_split(rng, 10, 3)
+    else:
+        train_data, val_data = load_split(cache, "train"), load_split(cache, "val")
+    mixer = Mixer(*train_data, seed=int(time.time()))
+    val_mixer = Mixer(*val_data, seed=7)
+    length = int(args.seconds * 16000)
+    val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 8)]
+
+    model = build(args.arch, args.hidden, args.layers)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    ckpt_path = os.path.join(out, "last.pt")
+    state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": []}
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
+    else:
+        mean, std = feature_stats(mixer, 32, length)
+        model.features.mean.copy_(mean)
+        model.features.std.copy_(std)
+    config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers}
+
+    def save(path):
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)
+
+    budget = args.minutes * 60
+    start = time.time() - state["elapsed"]
+    running = []
+    while state["step"] < args.steps and state["elapsed"] < budget:
+        progress = max(state["step"] / args.steps, state["elapsed"] / budget)
+        lr = args.lr * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        noisy, clean = mixer.batch(args.batch, length)
+        loss, sdr = loss_fn(model, torch.from_numpy(noisy), torch.from_numpy(clean))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        state["elapsed"] = time.time() - start
+        running.append((float(loss), float(sdr)))
+        last = state["step"] >= args.steps or state["elapsed"] >= budget
+        if state["step"] % 50 == 0 or last:
+            l, s = np.mean(running, axis=0)
+            running = []
+            print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f} lr {lr:.2e} "
+                  f"{state['elapsed'] / 60:.1f} min", flush=True)
+        if state["step"] % 250 == 0 or last:
+            gain = validate(model, val_set)
+            state["history"].append({"step": state["step"], "val_delta_si_sdr": gain})
+            if gain > state["best"]:
+                state["best"] = gain
+                save(os.path.join(out, "best.pt"))
+            print(f"  validation ΔSI-SDR {gain:.2f} dB (best {state['best']:.2f})", flush=True)
+            save(ckpt_path)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
+                   "batch": args.batch, "seconds": args.seconds, "best_val_delta_si_sdr": state["best"],
+                   "synthetic": args.synthetic}, f, indent=1)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
