@@ -41,7 +41,7 @@ def write_wav(path, x, rate=16000):
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
-    return pcm.astype(np.float64) / 32767
+    return pcm.astype(np.float64) / 32768  # as the engine reads 16-bit PCM
 
 
 def export(model, out, meta):

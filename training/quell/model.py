@@ -45,7 +45,7 @@ class RecurrentMask(nn.Module):
         return [(n, [self.layers, 1, self.hidden]) for n in names]
 
     def zero_states(self, batch=1):
-        return [torch.zeros(s[0], batch, s[2]) for _, s in self.state_specs()]
+        return [torch.zeros(s[0], batch, s[2], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
 
     def _run(self, x, states):
         state = tuple(states) if self.cell == "lstm" else states[0]
@@ -81,7 +81,7 @@ class CausalConvMask(nn.Module):
         return [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
 
     def zero_states(self, batch=1):
-        return [torch.zeros(batch, s[1], s[2]) for _, s in self.state_specs()]
+        return [torch.zeros(batch, s[1], s[2], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
 
     def forward(self, mag, states=None):
         x = self.encoder(self.features(mag)).transpose(1, 2)  # [B, H, T]

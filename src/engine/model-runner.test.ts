@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadRunner, readCard } from './load-node';
+import { denoiseChannel } from './offline';
+import { decodeWav } from './wav';
+
+const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+const fixtureCard = join(models, 'fixture/quell-fixture.json');
+const index = JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')) as { models: string[] };
+const cards = [...new Set(['fixture/quell-fixture.json', ...index.models])].map((m) => join(models, m));
+
+function readFloats(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+for (const cardPath of cards) {
+  test(`streaming parity: ONNX step by step equals the PyTorch whole sequence (${cardPath.split('/models/')[1]})`, async () => {
+    const card = readCard(cardPath) as ReturnType<typeof readCard> & { golden: { file: string; frames: number } };
+    const golden = readFloats(join(dirname(cardPath), card.golden.file));
+    const frames = card.golden.frames;
+    const bins = card.fftSize / 2 + 1;
+    const runner = await loadRunner(cardPath);
+    const mask = new Float32Array(bins);
+    let worst = 0;
+    for (let f = 0; f < frames; f++) {
+      await runner.step(golden.subarray(f * bins, (f + 1) * bins), mask);
+      const expected = golden.subarray((frames + f) * bins, (frames + f + 1) * bins);
+      for (let k = 0; k < bins; k++) worst = Math.max(worst, Math.abs(mask[k] - expected[k]));
+    }
+    assert.ok(worst <= 1e-5, `max abs diff ${worst}`);
+  });
+}
+
+test('the whole TypeScript file pipeline equals the Python reference pipeline', async () => {
+  const runner = await loadRunner(fixtureCard);
+  const wav = decodeWav(readFileSync(fixtureCard.replace('.json', '.pipeline-input.wav')));
+  const expected = readFloats(fixtureCard.replace('.json', '.pipeline-output.bin'));
+  const y = await denoiseChannel(wav.channels[0], wav.sampleRate, runner);
+  assert.equal(y.length, expected.length);
+  let worst = 0;
+  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - expected[i]));
+  assert.ok(worst < 1e-4, `max abs diff ${worst}`);
+});
+
+test('NaN and Inf magnitudes never reach the recurrent state', async () => {
+  const runner = await loadRunner(fixtureCard);
+  const mags = new Float32Array(257).fill(0.5);
+  const mask = new Float32Array(257);
+  mags[3] = NaN;
+  mags[100] = Infinity;
+  for (let i = 0; i < 5; i++) await runner.step(mags, mask);
+  assert.ok(mask.every((m) => m >= 0 && m <= 1));
+  assert.ok(runner.stateValues().every((s) => s.every(Number.isFinite)));
+});
+
+test('reset zeroes every state tensor', async () => {
+  const runner = await loadRunner(fixtureCard);
+  const mask = new Float32Array(257);
+  await runner.step(new Float32Array(257).fill(2), mask);
+  assert.ok(runner.stateValues().some((s) => s.some((v) => v !== 0)));
+  runner.reset();
+  assert.ok(runner.stateValues().every((s) => s.every((v) => v === 0)));
+});
+
+test('a missing or corrupt model gives an error that names the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quell-'));
+  const card = join(dir, 'bad.json');
+  writeFileSync(card, JSON.stringify({ ...readCard(fixtureCard), file: 'bad.onnx' }));
+  await assert.rejects(loadRunner(card), /model file .*bad\.onnx not found/);
+  writeFileSync(join(dir, 'bad.onnx'), 'this is not a model');
+  await assert.rejects(loadRunner(card), /model file .*bad\.onnx could not be loaded/);
+  await assert.rejects(loadRunner(join(dir, 'missing.json')), /model card .*missing\.json not found/);
+  writeFileSync(join(dir, 'garbage.json'), '{not json');
+  await assert.rejects(loadRunner(join(dir, 'garbage.json')), /garbage\.json is not valid JSON/);
+  copyFileSync(fixtureCard, join(dir, 'shape.json'));
+  writeFileSync(join(dir, 'shape.json'), JSON.stringify({ ...readCard(fixtureCard), fftSize: 500 }));
+  await assert.rejects(loadRunner(join(dir, 'shape.json')), /fftSize/);
+});
