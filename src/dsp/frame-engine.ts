@@ -1,5 +1,8 @@
 import { SpectralProcessor } from './spectral';
 
+/** Late masks in a row after which the model is taken to be gone (worker crashed or stalled). */
+const STARVED_AFTER = 6;
+
 export interface FrameEngineOptions {
   fftSize: number;
   hopSize: number;
@@ -20,7 +23,8 @@ export interface FrameEngineOptions {
  *
  * Output is the input delayed by `delaySamples` = fftSize − hopSize + maskLatency·hopSize.
  * A mask that has not arrived when its frame is due is "late": the previous mask is held
- * (no click) and `lateMasks` counts it. Bypass is a crossfade to the input delayed by the same
+ * (no click) and `lateMasks` counts it; after several in a row the engine crossfades to
+ * bypass on its own until masks return. Bypass is a crossfade to the input delayed by the same
  * amount through a delay line, so switching never shifts the audio in time. Non-finite samples
  * become 0 and everything is clamped to [-1, 1] before it reaches the model or the output.
  */
@@ -57,6 +61,8 @@ export class FrameEngine {
   private readonly fadeStep: number;
   private enabled = true;
   private modelReady = true;
+  /** Masks missed in a row; past STARVED_AFTER the engine crossfades to bypass by itself. */
+  private lateInARow = 0;
 
   constructor(o: FrameEngineOptions) {
     this.fftSize = o.fftSize;
@@ -89,9 +95,15 @@ export class FrameEngine {
     return this.enabled;
   }
 
+  /** True while masks have stopped coming (the output is bypassed until they return). */
+  get isStarved(): boolean {
+    return this.lateInARow >= STARVED_AFTER;
+  }
+
   /** False while no model can answer (failed to load, worker crashed): pass audio through. */
   setModelReady(ready: boolean): void {
     this.modelReady = ready;
+    this.lateInARow = 0;
     this.updateFadeTarget();
   }
 
@@ -101,7 +113,7 @@ export class FrameEngine {
   }
 
   private updateFadeTarget(): void {
-    this.fadeTarget = this.enabled && this.modelReady ? 1 : 0;
+    this.fadeTarget = this.enabled && this.modelReady && this.lateInARow < STARVED_AFTER ? 1 : 0;
   }
 
   /** Clear the spectral history, masks and overlap buffers (not the delay line). */
@@ -154,9 +166,12 @@ export class FrameEngine {
       const slot = due % this.slots;
       if (this.maskFrame[slot] === due) {
         this.heldMask.set(this.masks[slot]);
+        this.lateInARow = 0;
       } else if (this.modelReady) {
         this.lateMasks++;
+        this.lateInARow++;
       }
+      this.updateFadeTarget();
       const mask = this.currentMask;
       for (let k = 0; k < binCount; k++) {
         const m = this.heldMask[k];

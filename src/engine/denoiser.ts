@@ -1,0 +1,261 @@
+/**
+ * Quell as a Web Audio node:
+ *
+ *   const node = await createDenoiser(context, { modelUrl: '/models/quell-gru.json' });
+ *   context.createMediaStreamSource(stream).connect(node).connect(context.destination);
+ *   node.setEnabled(false); node.setStrength(30); node.addEventListener('stats', …);
+ *
+ * The node is the AudioWorkletNode itself; it owns the model worker, wires the two together
+ * (SharedArrayBuffer ring when cross-origin isolated, else a MessagePort), and restarts the
+ * worker if it dies, passing audio through unprocessed meanwhile.
+ */
+import workletUrl from '../../worklets/quell-processor.ts?worker&url';
+import { parseModelCard, type ModelCard } from './card';
+import { createFrameRing, type FrameRingBuffers } from './frame-ring';
+
+export interface DenoiserOptions {
+  /** URL of a model card (JSON); default: the default of /models/index.json. */
+  modelUrl?: string;
+  /** Hops the output waits for a mask (latency budget); default 2. */
+  maskLatency?: number;
+  /** Maximum attenuation in dB (suppression strength); default: no limit. */
+  maxAttenuationDb?: number;
+  enabled?: boolean;
+}
+
+export interface DenoiserStats {
+  frames: number;
+  lateMasks: number;
+  underruns: number;
+  badSamples: number;
+  peakIn: number;
+  peakOut: number;
+  stepMedianMs: number;
+  stepP99Ms: number;
+  workerRestarts: number;
+  mask: Float32Array | null;
+}
+
+export const DEFAULT_MASK_LATENCY = 2;
+
+export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): Promise<string> {
+  const indexUrl = new URL(`${base}models/index.json`, location.href).href;
+  const response = await fetch(indexUrl);
+  if (!response.ok) throw new Error(`model index ${indexUrl} could not be fetched: HTTP ${response.status}`);
+  const index = (await response.json()) as { default: string };
+  return new URL(index.default, indexUrl).href;
+}
+
+async function fetchCard(url: string): Promise<ModelCard> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`model card ${url} could not be fetched: ${(e as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`model card ${url} could not be fetched: HTTP ${response.status}`);
+  let json: unknown;
+  try {
+    json = await response.json();
+  } catch {
+    throw new Error(`model card ${url} is not valid JSON`);
+  }
+  return parseModelCard(json, url);
+}
+
+const loadedContexts = new WeakSet<BaseAudioContext>();
+
+export class QuellNode extends AudioWorkletNode {
+  card: ModelCard;
+  modelUrl: string;
+  readonly maskLatency: number;
+  /** Mic-to-speaker delay of the engine (algorithmic + mask wait + resampling), in seconds. */
+  delaySeconds = 0;
+  transport = '';
+  /** Null while a model runs; else why audio is passing through unprocessed. */
+  failure: string | null = 'loading model';
+  readonly stats: DenoiserStats = { frames: 0, lateMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
+  private worker: Worker | null = null;
+  private ring: FrameRingBuffers | null = null;
+  private enabled = true;
+  private disposed = false;
+  private lastWorkerBeat = 0;
+  private watchdog: ReturnType<typeof setInterval>;
+  private lastFrames = 0;
+
+  constructor(context: BaseAudioContext, card: ModelCard, modelUrl: string, options: DenoiserOptions) {
+    const maskLatency = options.maskLatency ?? DEFAULT_MASK_LATENCY;
+    const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
+    const ring = isolated ? createFrameRing(card.fftSize / 2 + 1) : null;
+    super(context, 'quell-processor', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: 'explicit',
+      processorOptions: { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, maskLatency, ring: ring ?? undefined },
+    });
+    this.card = card;
+    this.modelUrl = modelUrl;
+    this.maskLatency = maskLatency;
+    this.ring = ring;
+    this.port.onmessage = (e) => this.onWorkletMessage(e.data);
+    if (options.maxAttenuationDb !== undefined) this.setStrength(options.maxAttenuationDb);
+    if (options.enabled === false) this.setEnabled(false);
+    this.watchdog = setInterval(() => this.checkWorker(), 250);
+  }
+
+  /** Processing on or off; crossfaded, and the model keeps running so switching on is instant. */
+  setEnabled(on: boolean): void {
+    this.enabled = on;
+    this.port.postMessage({ type: 'enabled', value: on });
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /** Suppression strength: the most the model may attenuate, in dB (Infinity = no limit). */
+  setStrength(maxAttenuationDb: number): void {
+    this.port.postMessage({ type: 'max-attenuation', value: maxAttenuationDb });
+  }
+
+  /** Switch to another model card live: bypass while it loads, state starts from zero. */
+  async setModel(modelUrl: string): Promise<void> {
+    const card = await fetchCard(modelUrl);
+    if (card.fftSize !== this.card.fftSize || card.hopSize !== this.card.hopSize || card.sampleRate !== this.card.sampleRate) {
+      throw new Error(`model ${card.name} uses a different STFT; create a new denoiser for it`);
+    }
+    this.card = card;
+    this.modelUrl = modelUrl;
+    await this.startWorker();
+  }
+
+  /** For tests and the failure drill: kill the model worker as a crash would. */
+  crashWorkerForTest(): void {
+    this.worker?.terminate();
+  }
+
+  /** For the failure drill: the next `count` input samples become NaN. */
+  injectNaNForTest(count: number): void {
+    this.port.postMessage({ type: 'inject-nan', count });
+  }
+
+  /** Stop the worker and disconnect; the node cannot be used again. */
+  dispose(): void {
+    this.disposed = true;
+    clearInterval(this.watchdog);
+    this.worker?.terminate();
+    this.worker = null;
+    this.disconnect();
+  }
+
+  /** (Re)start the model worker and connect it to the worklet; resolves when the model runs. */
+  startWorker(): Promise<void> {
+    this.worker?.terminate();
+    this.port.postMessage({ type: 'model-ready', value: false });
+    this.failure = 'loading model';
+    const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      worker.onerror = (e) => {
+        e.preventDefault();
+        this.onWorkerDied(`model worker crashed: ${e.message || 'unknown error'}`);
+        reject(new Error(this.failure ?? 'model worker crashed'));
+      };
+      worker.onmessage = (e) => {
+        const msg = e.data;
+        if (worker !== this.worker) return;
+        if (msg.type === 'ready') {
+          if (this.ring) {
+            worker.postMessage({ type: 'connect', ring: this.ring });
+          } else {
+            const channel = new MessageChannel();
+            worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
+            this.port.postMessage({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
+          }
+          this.failure = null;
+          this.lastWorkerBeat = performance.now();
+          this.port.postMessage({ type: 'model-ready', value: true });
+          this.dispatchEvent(new CustomEvent('model', { detail: this.card }));
+          resolve();
+        } else if (msg.type === 'error') {
+          this.failure = msg.message;
+          this.dispatchEvent(new CustomEvent('error', { detail: { message: msg.message, recovering: false } }));
+          worker.terminate();
+          if (this.worker === worker) this.worker = null;
+          reject(new Error(msg.message));
+        } else if (msg.type === 'stats') {
+          this.lastWorkerBeat = performance.now();
+          Object.assign(this.stats, { stepMedianMs: msg.stepMedianMs, stepP99Ms: msg.stepP99Ms, mask: msg.mask });
+        }
+      };
+      worker.postMessage({ type: 'load', cardUrl: this.modelUrl });
+    });
+  }
+
+  private onWorkerDied(why: string): void {
+    if (this.disposed) return;
+    this.worker?.terminate();
+    this.worker = null;
+    this.failure = why;
+    this.port.postMessage({ type: 'model-ready', value: false });
+    this.stats.workerRestarts++;
+    this.dispatchEvent(new CustomEvent('error', { detail: { message: why, recovering: true } }));
+    setTimeout(() => {
+      if (!this.disposed && !this.worker) this.startWorker().catch(() => undefined);
+    }, 300);
+  }
+
+  /** A worker that stops answering while audio flows is treated as crashed and restarted. */
+  private checkWorker(): void {
+    if (!this.worker || this.failure) return;
+    const flowing = this.stats.frames > this.lastFrames;
+    this.lastFrames = this.stats.frames;
+    if (flowing && performance.now() - this.lastWorkerBeat > 1000) this.onWorkerDied('model worker stopped answering; restarting');
+  }
+
+  private onWorkletMessage(msg: { type: string; [k: string]: unknown }): void {
+    if (msg.type === 'delay') {
+      this.delaySeconds = (msg.samples as number) / (msg.sampleRate as number);
+      this.transport = msg.transport as string;
+    } else if (msg.type === 'stats') {
+      Object.assign(this.stats, msg);
+      this.dispatchEvent(new CustomEvent('stats', { detail: this.stats }));
+    }
+  }
+}
+
+/** Framing used only to pass audio through when no model card could be read at all. */
+const PASS_THROUGH: ModelCard = {
+  name: 'none (pass-through)', family: 'none', file: '', sampleRate: 16000, fftSize: 512, hopSize: 128, window: 'sqrt-hann',
+  input: { name: '', shape: [257] }, output: { name: '', shape: [257] }, states: [], parameters: 0,
+};
+
+/**
+ * Create the denoiser node for `context` and start its model. It never fails for a model
+ * problem: the node then passes audio through, `node.failure` says why, and an 'error' event fires.
+ */
+export async function createDenoiser(context: BaseAudioContext, options: DenoiserOptions = {}): Promise<QuellNode> {
+  if (!loadedContexts.has(context)) {
+    await context.audioWorklet.addModule(workletUrl);
+    loadedContexts.add(context);
+  }
+  let modelUrl = options.modelUrl ?? '';
+  let card: ModelCard;
+  let failure: string | null = null;
+  try {
+    modelUrl ||= await defaultModelUrl();
+    card = await fetchCard(modelUrl);
+  } catch (e) {
+    card = PASS_THROUGH;
+    failure = (e as Error).message;
+  }
+  const node = new QuellNode(context, card, modelUrl, options);
+  if (failure) {
+    node.failure = failure;
+  } else {
+    await node.startWorker().catch(() => undefined); // failure is on node.failure and the 'error' event
+  }
+  return node;
+}

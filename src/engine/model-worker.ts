@@ -1,0 +1,141 @@
+/**
+ * The model worker: a thin shell around ModelRunner. It loads the card and the ONNX model,
+ * then answers every frame from the worklet with a mask, carrying the recurrent state from
+ * frame to frame. Frames arrive on a SharedArrayBuffer ring (cross-origin isolated pages) or
+ * on a MessagePort straight from the worklet. Step times and the latest mask go to the page.
+ */
+import * as ort from 'onnxruntime-web/wasm';
+import { parseModelCard, type ModelCard } from './card';
+import { FrameRing, MASKED, RING_SLOTS, WRITTEN, type FrameRingBuffers } from './frame-ring';
+import { ModelRunner } from './model-runner';
+
+ort.env.wasm.numThreads = 1; // one step is tiny: threads would cost more than they save
+ort.env.wasm.proxy = false;
+
+type Inbound =
+  | { type: 'load'; cardUrl: string; wasmPaths?: string }
+  | { type: 'connect'; port?: MessagePort; ring?: FrameRingBuffers }
+  | { type: 'reset' };
+
+const scope = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: MessageEvent<Inbound>) => void) | null };
+let runner: ModelRunner | null = null;
+let card: ModelCard | null = null;
+let mask = new Float32Array(257);
+let ring: FrameRing | null = null;
+let port: MessagePort | null = null;
+let resetRequested = false;
+const stepTimes = new Float64Array(512);
+let steps = 0;
+let lastReport = 0;
+
+async function fetchBytes(url: string, what: string): Promise<ArrayBuffer> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${what} ${url} could not be fetched: ${(e as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`${what} ${url} could not be fetched: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
+  if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
+  const text = new TextDecoder().decode(await fetchBytes(cardUrl, 'model card'));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`model card ${cardUrl} is not valid JSON`);
+  }
+  const next = parseModelCard(json, cardUrl);
+  const modelUrl = new URL(next.file, new URL(cardUrl, self.location.href)).href;
+  const bytes = new Uint8Array(await fetchBytes(modelUrl, 'model file'));
+  runner = await ModelRunner.create(ort, bytes, next, modelUrl);
+  card = next;
+  mask = new Float32Array(next.fftSize / 2 + 1);
+  steps = 0;
+}
+
+async function step(frame: number, magnitudes: Float32Array): Promise<void> {
+  if (resetRequested) {
+    runner!.reset();
+    resetRequested = false;
+  }
+  const t0 = performance.now();
+  await runner!.step(magnitudes, mask);
+  stepTimes[steps++ % stepTimes.length] = performance.now() - t0;
+  report(frame);
+}
+
+function report(frame: number): void {
+  const now = performance.now();
+  if (now - lastReport < 100) return;
+  lastReport = now;
+  const n = Math.min(steps, stepTimes.length);
+  const sorted = Array.from(stepTimes.subarray(0, n)).sort((a, b) => a - b);
+  scope.postMessage({
+    type: 'stats',
+    frame,
+    steps,
+    stepMedianMs: sorted[Math.floor(n / 2)] ?? 0,
+    stepP99Ms: sorted[Math.min(n - 1, Math.floor(n * 0.99))] ?? 0,
+    recoveries: runner?.recoveries ?? 0,
+    mask: mask.slice(),
+  });
+}
+
+/** Ring mode: wait for frames with Atomics.waitAsync and answer each in order. */
+async function serveRing(r: FrameRing): Promise<void> {
+  let next = Atomics.load(r.control, WRITTEN);
+  const magnitudes = new Float32Array(r.magnitudeSlots[0].length);
+  while (ring === r) {
+    const written = Atomics.load(r.control, WRITTEN);
+    if (next >= written) {
+      const wait = Atomics.waitAsync(r.control, WRITTEN, written, 1000);
+      if (wait.async) await wait.value;
+      continue;
+    }
+    if (written - next >= RING_SLOTS) next = written - 1; // fell behind: those masks are late anyway
+    const slot = next % RING_SLOTS;
+    magnitudes.set(r.magnitudeSlots[slot]);
+    if (runner) {
+      await step(next, magnitudes);
+      r.maskSlots[slot].set(mask);
+      r.maskFrames[slot] = next;
+      Atomics.store(r.control, MASKED, next + 1);
+    }
+    next++;
+  }
+}
+
+scope.onmessage = async (e: MessageEvent<Inbound>) => {
+  const msg = e.data;
+  try {
+    if (msg.type === 'load') {
+      await load(msg.cardUrl, msg.wasmPaths);
+      scope.postMessage({ type: 'ready', card });
+    } else if (msg.type === 'reset') {
+      resetRequested = true;
+    } else if (msg.type === 'connect') {
+      if (msg.ring) {
+        ring = new FrameRing(msg.ring, (card?.fftSize ?? 512) / 2 + 1);
+        void serveRing(ring);
+      } else if (msg.port) {
+        port = msg.port;
+        // Steps must not overlap (the state is carried), so frames are answered strictly in order.
+        let queue = Promise.resolve();
+        port.onmessage = (m: MessageEvent<{ frame: number; magnitudes: Float32Array }>) => {
+          queue = queue.then(async () => {
+            if (!runner) return;
+            await step(m.data.frame, m.data.magnitudes);
+            const out = mask.slice();
+            port!.postMessage({ frame: m.data.frame, mask: out }, [out.buffer]);
+          });
+        };
+      }
+    }
+  } catch (err) {
+    scope.postMessage({ type: 'error', message: (err as Error).message });
+  }
+};

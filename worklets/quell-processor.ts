@@ -1,0 +1,113 @@
+/**
+ * The AudioWorkletProcessor: a thin shell around the DSP. Each render quantum goes through
+ * StreamAdapter (resampling if the context is not at the model's rate) into FrameEngine; each
+ * new frame's magnitudes go to the model worker, and masks come back, over a SharedArrayBuffer
+ * ring when the page is cross-origin isolated, else over a MessagePort straight to the worker.
+ * The output waits `maskLatency` hops for a mask; a late one holds the previous mask and is
+ * counted. Nothing here allocates per quantum on the ring path.
+ */
+import { FrameEngine } from '../src/dsp/frame-engine';
+import { StreamAdapter } from '../src/dsp/stream-adapter';
+import { FrameRing, MASKED, RING_SLOTS, WRITTEN, type FrameRingBuffers } from '../src/engine/frame-ring';
+
+declare const sampleRate: number;
+declare class AudioWorkletProcessor {
+  readonly port: MessagePort;
+  constructor(options?: unknown);
+}
+declare function registerProcessor(name: string, ctor: unknown): void;
+
+export interface ProcessorOptions {
+  fftSize: number;
+  hopSize: number;
+  modelSampleRate: number;
+  window: string;
+  maskLatency: number;
+  ring?: FrameRingBuffers;
+}
+
+const STATS_EVERY = 32; // quanta between stats messages (~85 ms at 48 kHz)
+
+class QuellProcessor extends AudioWorkletProcessor {
+  private readonly engine: FrameEngine;
+  private readonly adapter: StreamAdapter;
+  private readonly ring?: FrameRing;
+  private workerPort?: MessagePort;
+  private nextMaskFrame = 0;
+  private quanta = 0;
+  private peakIn = 0;
+  private peakOut = 0;
+  private readonly silence = new Float32Array(128);
+  private nanToInject = 0; // failure drill: corrupt the next samples of real input
+  private readonly onFrame: (frame: number, magnitudes: Float32Array) => void;
+
+  constructor(options: { processorOptions: ProcessorOptions }) {
+    super();
+    const o = options.processorOptions;
+    this.engine = new FrameEngine({ fftSize: o.fftSize, hopSize: o.hopSize, sampleRate: o.modelSampleRate, window: o.window, maskLatency: o.maskLatency });
+    this.engine.setModelReady(false); // pass through until the worker says the model is loaded
+    this.adapter = new StreamAdapter(this.engine, sampleRate, o.modelSampleRate);
+    if (o.ring) this.ring = new FrameRing(o.ring, o.fftSize / 2 + 1);
+    this.onFrame = this.ring ? this.sendToRing.bind(this) : this.sendToPort.bind(this);
+    this.port.onmessage = (e: MessageEvent) => this.onControl(e.data);
+    this.port.postMessage({ type: 'delay', samples: this.adapter.delaySamples, sampleRate, transport: this.ring ? 'shared-memory' : 'message-port' });
+  }
+
+  private onControl(msg: { type: string; [k: string]: unknown }): void {
+    if (msg.type === 'enabled') this.engine.setEnabled(msg.value as boolean);
+    else if (msg.type === 'max-attenuation') this.engine.setMaxAttenuation(msg.value as number);
+    else if (msg.type === 'inject-nan') this.nanToInject = msg.count as number;
+    else if (msg.type === 'model-ready') {
+      if (msg.value) this.nextMaskFrame = this.engine.framesPushed; // masks for older frames are not coming
+      this.engine.setModelReady(msg.value as boolean);
+    } else if (msg.type === 'worker-port') {
+      this.workerPort = msg.port as MessagePort;
+      this.workerPort.onmessage = (e: MessageEvent) => this.engine.setMask(e.data.frame, e.data.mask);
+    }
+  }
+
+  private sendToRing(frame: number, magnitudes: Float32Array): void {
+    const ring = this.ring!;
+    ring.magnitudeSlots[frame % RING_SLOTS].set(magnitudes);
+    Atomics.store(ring.control, WRITTEN, frame + 1);
+    Atomics.notify(ring.control, WRITTEN);
+  }
+
+  private sendToPort(frame: number, magnitudes: Float32Array): void {
+    // Fallback without shared memory: one small message per frame (a copy of 257 floats).
+    this.workerPort?.postMessage({ frame, magnitudes: magnitudes.slice() });
+  }
+
+  private collectMasks(): void {
+    const ring = this.ring!;
+    const masked = Atomics.load(ring.control, MASKED);
+    for (let f = Math.max(this.nextMaskFrame, masked - RING_SLOTS); f < masked; f++) {
+      const slot = f % RING_SLOTS;
+      if (ring.maskFrames[slot] === f) this.engine.setMask(f, ring.maskSlots[slot]);
+    }
+    this.nextMaskFrame = masked;
+  }
+
+  process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+    const input = inputs[0]?.[0] ?? this.silence; // no input connected yet: process silence
+    const output = outputs[0][0];
+    for (let i = 0; this.nanToInject > 0 && i < input.length && input !== this.silence; i++, this.nanToInject--) input[i] = NaN;
+    if (this.ring) this.collectMasks();
+    this.adapter.process(input, output, this.onFrame);
+    for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(output);
+    for (let i = 0; i < input.length; i++) {
+      const a = Math.abs(input[i]);
+      const b = Math.abs(output[i]);
+      if (a > this.peakIn) this.peakIn = a;
+      if (b > this.peakOut) this.peakOut = b;
+    }
+    if (++this.quanta % STATS_EVERY === 0) {
+      const e = this.engine;
+      this.port.postMessage({ type: 'stats', frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
+      this.peakIn = this.peakOut = 0;
+    }
+    return true;
+  }
+}
+
+registerProcessor('quell-processor', QuellProcessor);
