@@ -1,0 +1,197 @@
+/**
+ * npm run eval — the evaluation table, regenerated, never edited by hand.
+ *
+ * Builds (once) the fixed validation set from the held-out split (training/make_eval_set.py),
+ * then runs in one process: the noisy input, every Quell model in models/index.json, and GTCRN,
+ * RNNoise (at 48 kHz) and Speex from @sapphi-red/web-noise-suppressor, and writes
+ * docs/EVALUATION.md and docs/evaluation.json.
+ *
+ *   npm run eval [-- --limit N]   (N clips per group, for a quick look)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadRunner } from '../src/engine/load-node';
+import { denoiseChannel, resampleAligned } from '../src/engine/offline';
+import { decodeWav } from '../src/engine/wav';
+import { energyDb, estoi, siSdr, stoi } from './metrics';
+import { PEERS, createPeer, runPeer } from './peers';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = process.env.QUELL_CACHE ?? join(root, '.cache');
+const evalDir = join(cache, 'eval');
+
+interface Item { id: string; kind: 'mix' | 'clean' | 'noise'; noise: string; snr: number | null }
+interface System { name: string; run: (x: Float32Array) => Promise<Float32Array>; delayMs: number; seconds: number }
+
+function ensureEvalSet(): void {
+  if (existsSync(join(evalDir, 'manifest.json'))) return;
+  const py = '/usr/bin/python3';
+  if (!existsSync(join(cache, 'prepared', 'speech_val.pkl'))) {
+    execFileSync('bash', [join(root, 'training/fetch_data.sh')], { stdio: 'inherit' });
+    execFileSync(py, [join(root, 'training/prepare_data.py')], { stdio: 'inherit' });
+  }
+  execFileSync(py, [join(root, 'training/make_eval_set.py')], { stdio: 'inherit' });
+}
+
+/** Constant delay of a system, from the cross-correlation peak on a clean clip. */
+function measureDelay(input: Float32Array, output: Float32Array, maxLag: number): number {
+  let best = -Infinity;
+  let bestLag = 0;
+  for (let lag = 0; lag <= maxLag; lag++) {
+    let c = 0;
+    for (let i = lag; i < output.length; i++) c += output[i] * input[i - lag];
+    if (c > best) (best = c), (bestLag = lag);
+  }
+  return bestLag;
+}
+
+/** A peer as a whole-file function at 16 kHz, with its own delay removed. */
+async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Promise<System> {
+  const instance = await createPeer(peer);
+  const raw = (x: Float32Array) => {
+    const up = resampleAligned(x, 16000, peer.sampleRate);
+    return resampleAligned(runPeer(instance, up), peer.sampleRate, 16000);
+  };
+  const lag = measureDelay(probe, raw(probe), 4000);
+  const system: System = {
+    name: peer.name,
+    delayMs: (lag / 16000) * 1000,
+    seconds: 0,
+    run: async (x) => {
+      const t = performance.now();
+      const padded = new Float32Array(x.length + lag);
+      padded.set(x);
+      const y = raw(padded).slice(lag, lag + x.length);
+      system.seconds += (performance.now() - t) / 1000;
+      return y;
+    },
+  };
+  return system;
+}
+
+function table(rows: string[][]): string {
+  const head = `| ${rows[0].join(' | ')} |\n|${rows[0].map(() => '---').join('|')}|\n`;
+  return head + rows.slice(1).map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const limitArg = process.argv.indexOf('--limit');
+  const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : Infinity;
+  ensureEvalSet();
+  const manifest = JSON.parse(readFileSync(join(evalDir, 'manifest.json'), 'utf8')) as { items: Item[] };
+  const perGroup = new Map<string, number>();
+  const items = manifest.items.filter((it) => {
+    const key = `${it.kind}:${it.noise}:${it.snr}`;
+    perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
+    return perGroup.get(key)! <= limit;
+  });
+  const load = (id: string, which: string) => decodeWav(readFileSync(join(evalDir, `${id}.${which}.wav`))).channels[0];
+  const probe = load(items.find((i) => i.kind === 'clean')!.id, 'clean');
+
+  const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
+  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
+  for (const m of index.models) {
+    const runner = await loadRunner(join(root, 'models', m));
+    if (runner.card.fixture) continue;
+    const card = runner.card;
+    // Quell's live delay: window − hop + the mask wait (2 hops) at 16 kHz; files are compensated.
+    const delayMs = ((card.fftSize - card.hopSize + 2 * card.hopSize) / card.sampleRate) * 1000;
+    const system: System = {
+      name: `Quell ${card.name}`,
+      delayMs,
+      seconds: 0,
+      run: async (x) => {
+        const t = performance.now();
+        const y = await denoiseChannel(x, 16000, runner);
+        system.seconds += (performance.now() - t) / 1000;
+        return y;
+      },
+    };
+    systems.push(system);
+  }
+  for (const peer of PEERS) systems.push(await peerSystem(peer, probe));
+
+  type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number };
+  const results = new Map<string, { item: Item; scores: Scores }[]>();
+  let audioSeconds = 0;
+  for (const [n, item] of items.entries()) {
+    const clean = load(item.id, 'clean');
+    const noisy = load(item.id, 'noisy');
+    audioSeconds += noisy.length / 16000;
+    const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
+    for (const s of systems) {
+      const y = await s.run(noisy);
+      const scores: Scores = { sisdr: NaN, dsisdr: NaN, stoi: NaN, estoi: NaN, atten: NaN };
+      if (item.kind === 'noise') scores.atten = energyDb(noisy) - energyDb(y);
+      else {
+        scores.sisdr = siSdr(y, clean);
+        scores.dsisdr = scores.sisdr - base;
+        if (item.kind === 'mix') {
+          scores.stoi = stoi(clean, y, 16000);
+          scores.estoi = estoi(clean, y, 16000);
+        }
+      }
+      if (!results.has(s.name)) results.set(s.name, []);
+      results.get(s.name)!.push({ item, scores });
+    }
+    process.stderr.write(`\r${n + 1}/${items.length} clips`);
+  }
+  process.stderr.write('\n');
+
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const snrs = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.snr!))].sort((a, b) => a - b);
+  const noises = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.noise))];
+  const summary = systems.map((s) => {
+    const r = results.get(s.name)!;
+    const mix = r.filter((x) => x.item.kind === 'mix');
+    return {
+      system: s.name,
+      deltaSiSdr: avg(mix.map((x) => x.scores.dsisdr)),
+      deltaSiSdrBySnr: Object.fromEntries(snrs.map((snr) => [snr, avg(mix.filter((x) => x.item.snr === snr).map((x) => x.scores.dsisdr))])),
+      deltaSiSdrByNoise: Object.fromEntries(noises.map((nz) => [nz, avg(mix.filter((x) => x.item.noise === nz).map((x) => x.scores.dsisdr))])),
+      stoi: avg(mix.map((x) => x.scores.stoi)),
+      estoi: avg(mix.map((x) => x.scores.estoi)),
+      cleanSiSdr: avg(r.filter((x) => x.item.kind === 'clean').map((x) => Math.min(x.scores.sisdr, 99))),
+      noiseAttenuationDb: avg(r.filter((x) => x.item.kind === 'noise').map((x) => x.scores.atten)),
+      realTimeFactor: s.seconds / audioSeconds,
+      delayMs: s.delayMs,
+    };
+  });
+
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  const main = table([
+    ['system', 'ΔSI-SDR (dB)', 'STOI', 'ESTOI', 'clean in: SI-SDR (dB)', 'noise alone: attenuation (dB)', 'real-time factor', 'delay (ms)'],
+    ...summary.map((s) => [s.system, f(s.deltaSiSdr), f(s.stoi, 3), f(s.estoi, 3), f(s.cleanSiSdr, 1), f(s.noiseAttenuationDb, 1), s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4), f(s.delayMs, 1)]),
+  ]);
+  const bySnr = table([['system', ...snrs.map((x) => `${x} dB`)], ...summary.map((s) => [s.system, ...snrs.map((x) => f(s.deltaSiSdrBySnr[x]))])]);
+  const byNoise = table([['system', ...noises], ...summary.map((s) => [s.system, ...noises.map((x) => f(s.deltaSiSdrByNoise[x]))])]);
+  const mixes = items.filter((i) => i.kind === 'mix').length;
+  const doc = `# Evaluation
+
+Generated by \`npm run eval\` on ${new Date().toISOString().slice(0, 10)} — do not edit by hand.
+
+Set: ${mixes} mixtures of 8 s (noises ${noises.join(', ')}; SNR ${snrs.join(', ')} dB), ${items.filter((i) => i.kind === 'clean').length} clean-speech clips and ${items.filter((i) => i.kind === 'noise').length} noise-only clips, built by \`training/make_eval_set.py\` from the validation split (speakers, game levels, languages and noise files never seen in training). All systems run in this one process on this machine: Quell through its TypeScript engine in onnxruntime-web (wasm, one thread); GTCRN, RNNoise (48 kHz, resampled) and Speex as the AudioWorklet processors of \`@sapphi-red/web-noise-suppressor\`. Peers' outputs are aligned by their measured delay before scoring. Delay: Quell's is its live mic-to-speaker engine delay; peers' is measured on their output.
+
+## Overall (mixtures; clean and noise-only clips in their own columns)
+
+${main}
+## ΔSI-SDR by input SNR (dB)
+
+${bySnr}
+## ΔSI-SDR by noise type (dB)
+
+${byNoise}`;
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  if (limit === Infinity) {
+    writeFileSync(join(root, 'docs/EVALUATION.md'), doc);
+    writeFileSync(join(root, 'docs/evaluation.json'), JSON.stringify({ date: new Date().toISOString(), clips: items.length, summary }, null, 1) + '\n');
+  }
+  console.log(doc);
+}
+
+main().catch((e: Error) => {
+  console.error(`eval: ${e.message}`);
+  process.exit(1);
+});

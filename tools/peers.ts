@@ -1,0 +1,69 @@
+/**
+ * The peers, run offline in Node exactly as the browser runs them: the AudioWorklet processors
+ * of @sapphi-red/web-noise-suppressor (GTCRN, RNNoise, Speex) with their wasm, driven one
+ * 128-sample render quantum at a time. We provide the AudioWorkletGlobalScope globals they use
+ * (AudioWorkletProcessor, registerProcessor, sampleRate).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+type Processor = { process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean; processor?: unknown };
+type ProcessorClass = new (options: { processorOptions: Record<string, unknown> }) => Processor;
+
+const registry = new Map<string, ProcessorClass>();
+const g = globalThis as Record<string, unknown>;
+g.AudioWorkletProcessor ??= class {
+  port = { addEventListener() {}, removeEventListener() {}, postMessage() {}, start() {}, onmessage: null };
+};
+g.registerProcessor ??= (name: string, ctor: ProcessorClass) => registry.set(name, ctor);
+
+const require = createRequire(import.meta.url);
+const dist = dirname(require.resolve('@sapphi-red/web-noise-suppressor')); // …/dist
+
+export interface Peer {
+  name: string;
+  /** The rate the peer runs at (RNNoise is a 48 kHz model). */
+  sampleRate: number;
+  wasm: string;
+  module: string;
+  processorName: string;
+}
+
+export const PEERS: Peer[] = [
+  { name: 'GTCRN', sampleRate: 16000, wasm: 'gtcrn.wasm', module: 'gtcrn/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/gtcrn' },
+  { name: 'RNNoise', sampleRate: 48000, wasm: 'rnnoise_simd.wasm', module: 'rnnoise/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/rnnoise' },
+  { name: 'Speex', sampleRate: 16000, wasm: 'speex.wasm', module: 'speex/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/speex' },
+];
+
+// RNNoise's emscripten glue sees Node and reaches for CommonJS globals that ESM lacks.
+g.__dirname ??= dist;
+g.require ??= require;
+
+/** A ready processor instance for `peer`, created in a scope whose sampleRate is the peer's. */
+export async function createPeer(peer: Peer): Promise<Processor> {
+  g.sampleRate = peer.sampleRate;
+  if (!registry.has(peer.processorName)) await import(join(dist, peer.module));
+  const ctor = registry.get(peer.processorName)!;
+  const bytes = readFileSync(join(dist, peer.wasm));
+  const wasmBinary = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const instance = new ctor({ processorOptions: { maxChannels: 1, wasmBinary } });
+  for (let i = 0; i < 500 && !instance.processor; i++) await new Promise((r) => setTimeout(r, 10)); // async wasm init
+  if (!instance.processor) throw new Error(`${peer.name} did not initialise`);
+  return instance;
+}
+
+/** Run a whole signal (at the peer's rate) through the processor, quantum by quantum. */
+export function runPeer(instance: Processor, x: Float32Array): Float32Array {
+  const quantum = 128;
+  const y = new Float32Array(Math.ceil(x.length / quantum) * quantum);
+  const input = new Float32Array(quantum);
+  const output = new Float32Array(quantum);
+  for (let i = 0; i < x.length; i += quantum) {
+    input.fill(0);
+    input.set(x.subarray(i, Math.min(i + quantum, x.length)));
+    instance.process([[input]], [[output]]);
+    y.set(output, i);
+  }
+  return y.subarray(0, x.length);
+}
