@@ -2,9 +2,11 @@
  * The browser tests' fake microphones: WAV files the suite writes itself and Chromium plays as
  * the capture device (--use-file-for-fake-audio-capture, looped).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeWav } from '../src/engine/wav';
+import { resampleAligned } from '../src/engine/offline';
+import { decodeWav, encodeWav } from '../src/engine/wav';
 import { add, hum, keyboardClicks, speechLike, whiteNoise } from '../tools/signals';
 
 export const AUDIO_DIR = join(process.cwd(), 'test-results', 'audio');
@@ -18,16 +20,58 @@ export interface Scenario {
   active: Uint8Array;
 }
 
+const SENTENCES = [
+  'The quick brown fox jumps over the lazy dog.',
+  'Please call me back when you have a moment.',
+  'We will meet at nine tomorrow in the small room.',
+  'Can you hear me clearly now?',
+];
+
+/** Real speech from espeak-ng where it is installed, else the speech-like synthetic signal. */
+function speech(seconds: number): { samples: Float32Array; active: Uint8Array } {
+  const n = seconds * RATE;
+  try {
+    const samples = new Float32Array(n);
+    const active = new Uint8Array(n);
+    let t = Math.round(2.2 * RATE);
+    for (const [i, sentence] of SENTENCES.entries()) {
+      const file = join(AUDIO_DIR, `espeak-${i}.wav`);
+      execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', file, sentence], { stdio: 'ignore' });
+      const wav = decodeWav(readFileSync(file));
+      const x = resampleAligned(wav.channels[0], wav.sampleRate, RATE);
+      for (let j = 0; j < x.length && t + j < n; j++) samples[t + j] = x[j] * 0.5;
+      t += x.length + Math.round(0.5 * RATE);
+      if (t > n - RATE) break;
+    }
+    // "active": inside a word (20 ms energy above -30 dB of the peak), padded by 30 ms
+    const block = RATE / 50;
+    const energies = Array.from({ length: Math.floor(n / block) }, (_, b) => {
+      let e = 0;
+      for (let j = b * block; j < (b + 1) * block; j++) e += samples[j] ** 2;
+      return e;
+    });
+    const peak = Math.max(...energies);
+    energies.forEach((e, b) => {
+      if (e > peak * 1e-3) active.fill(1, Math.max(0, (b - 1) * block), Math.min(n, (b + 2) * block));
+    });
+    return { samples, active };
+  } catch {
+    const s = speechLike(seconds, RATE, 21, 0.12);
+    s.samples.fill(0, 0, 2 * RATE);
+    s.active.fill(0, 0, 2 * RATE);
+    return s;
+  }
+}
+
 /** 10 s: 2 s of noise alone, then speech in noise (white + hum + clicks), sentences with pauses. */
 export function noisySpeech(name = 'noisy-speech'): Scenario {
   const seconds = 10;
   const n = seconds * RATE;
-  const speech = speechLike(seconds, RATE, 21, 0.12);
-  // no speech in the first 2 s: a clean noise-only stretch
-  for (let i = 0; i < 2 * RATE; i++) (speech.samples[i] = 0), (speech.active[i] = 0);
+  mkdirSync(AUDIO_DIR, { recursive: true });
+  const voice = speech(seconds); // silent for the first 2 s: a noise-only stretch
   const noise = add(whiteNoise(n, 0.01, 7), hum(n, RATE, 0.01), keyboardClicks(n, RATE, 0.01, 8));
-  const noisy = add(speech.samples, noise);
-  return write(name, { file: '', clean: speech.samples, noisy, active: speech.active });
+  const noisy = add(voice.samples, noise);
+  return write(name, { file: '', clean: voice.samples, noisy, active: voice.active });
 }
 
 /** A click every 0.5 s on silence: for measuring the delay. */

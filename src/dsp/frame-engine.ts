@@ -63,6 +63,8 @@ export class FrameEngine {
   private modelReady = true;
   /** Masks missed in a row; past STARVED_AFTER the engine crossfades to bypass by itself. */
   private lateInARow = 0;
+  /** First frame pushed after the model became ready: earlier frames have no mask coming. */
+  private readyFrom = 0;
 
   constructor(o: FrameEngineOptions) {
     this.fftSize = o.fftSize;
@@ -104,6 +106,7 @@ export class FrameEngine {
   setModelReady(ready: boolean): void {
     this.modelReady = ready;
     this.lateInARow = 0;
+    this.readyFrom = this.framesPushed;
     this.updateFadeTarget();
   }
 
@@ -167,7 +170,7 @@ export class FrameEngine {
       if (this.maskFrame[slot] === due) {
         this.heldMask.set(this.masks[slot]);
         this.lateInARow = 0;
-      } else if (this.modelReady) {
+      } else if (this.modelReady && due >= this.readyFrom) {
         this.lateMasks++;
         this.lateInARow++;
       }

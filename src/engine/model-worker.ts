@@ -51,9 +51,15 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   const next = parseModelCard(json, cardUrl);
   const modelUrl = new URL(next.file, new URL(cardUrl, self.location.href)).href;
   const bytes = new Uint8Array(await fetchBytes(modelUrl, 'model file'));
-  runner = await ModelRunner.create(ort, bytes, next, modelUrl);
-  card = next;
+  const loaded = await ModelRunner.create(ort, bytes, next, modelUrl);
   mask = new Float32Array(next.fftSize / 2 + 1);
+  // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
+  // the first frames of the stream, which would then miss their deadline.
+  const silence = new Float32Array(mask.length);
+  for (let i = 0; i < 20; i++) await loaded.step(silence, mask);
+  loaded.reset();
+  runner = loaded;
+  card = next;
   steps = 0;
 }
 

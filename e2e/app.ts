@@ -1,0 +1,110 @@
+/** Helpers for the browser tests: start the app on a fake microphone, read what it played. */
+import { expect, type Browser, type Page } from '@playwright/test';
+import { launchWithMicrophone } from './browser';
+
+export interface Captured {
+  sampleRate: number;
+  input: Float32Array;
+  output: Float32Array;
+}
+
+export interface AppState {
+  running: boolean;
+  enabled: boolean;
+  stats: { frames: number; lateMasks: number; underruns: number; badSamples: number; stepMedianMs: number; stepP99Ms: number; workerRestarts: number } | null;
+  micError: string;
+  modelError: string;
+  delaySeconds: number;
+  contextRate: number;
+  transport: string;
+  failure: string | null;
+}
+
+export async function openApp(wavFile: string | null, options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<void> } = {}): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchWithMicrophone(wavFile, options);
+  const page = await browser.newPage({ baseURL: 'http://127.0.0.1:4173' });
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  await options.setup?.(page);
+  await page.goto(`/${options.query ?? ''}`);
+  return { browser, page };
+}
+
+export async function start(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Start microphone' }).click();
+  await expect.poll(() => state(page).then((s) => s.running), { timeout: 20_000 }).toBe(true);
+}
+
+export function state(page: Page): Promise<AppState> {
+  return page.evaluate(() => (window as unknown as { __quell: { state(): AppState } }).__quell.state());
+}
+
+/** Wait until `seconds` more of audio have gone through the engine. */
+export async function flow(page: Page, seconds: number): Promise<void> {
+  const s0 = await state(page);
+  const hops = Math.round((seconds * 16000) / 128);
+  const from = s0.stats?.frames ?? 0;
+  await expect.poll(async () => ((await state(page)).stats?.frames ?? 0) - from, { timeout: seconds * 1000 * 3 + 10_000, intervals: [250] }).toBeGreaterThanOrEqual(hops);
+}
+
+/** The recorder's last 30 s of microphone and output, on one timeline. */
+export async function capture(page: Page): Promise<Captured> {
+  const raw = await page.evaluate(async () => {
+    const c = await (window as unknown as { __quell: { capture(): Promise<{ sampleRate: number; input: Float32Array; output: Float32Array }> } }).__quell.capture();
+    const b64 = (x: Float32Array) => {
+      const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    return { sampleRate: c.sampleRate, input: b64(c.input), output: b64(c.output) };
+  });
+  const decode = (s: string) => {
+    const b = Buffer.from(s, 'base64');
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
+  return { sampleRate: raw.sampleRate, input: decode(raw.input), output: decode(raw.output) };
+}
+
+/** Lag (in samples, 0..maxLag) at which `delayed` best matches `reference`. */
+export function bestLag(reference: Float32Array, delayed: Float32Array, maxLag: number, from = 0, to = delayed.length): number {
+  let best = -Infinity;
+  let lag = 0;
+  for (let l = 0; l <= maxLag; l++) {
+    let c = 0;
+    for (let i = Math.max(from, l); i < to; i++) c += delayed[i] * reference[i - l];
+    if (c > best) (best = c), (lag = l);
+  }
+  return lag;
+}
+
+/**
+ * Where the looped source file (resampled to the captured rate) starts inside the captured
+ * microphone signal: coarse search on 10 ms energy envelopes, then sample-exact refinement.
+ */
+export function loopOffset(source: Float32Array, captured: Float32Array): number {
+  const block = 160;
+  const envelope = (x: Float32Array) => Float64Array.from({ length: Math.floor(x.length / block) }, (_, b) => Math.sqrt(energy(x, b * block, (b + 1) * block) / block));
+  const es = envelope(source);
+  const ec = envelope(captured);
+  let best = -Infinity;
+  let coarse = 0;
+  for (let s = 0; s < Math.min(es.length, ec.length - es.length / 2); s++) {
+    let c = 0;
+    for (let i = 0; i < es.length / 2 && s + i < ec.length; i++) c += es[i] * ec[s + i];
+    if (c > best) (best = c), (coarse = s);
+  }
+  best = -Infinity;
+  let at = coarse * block;
+  for (let s = Math.max(0, (coarse - 2) * block); s < (coarse + 2) * block; s++) {
+    let c = 0;
+    for (let i = 0; i < 16000 && s + i < captured.length; i++) c += captured[s + i] * source[i];
+    if (c > best) (best = c), (at = s);
+  }
+  return at;
+}
+
+export function energy(x: ArrayLike<number>, from: number, to: number): number {
+  let e = 0;
+  for (let i = Math.max(0, from); i < Math.min(x.length, to); i++) e += x[i] * x[i];
+  return e;
+}
