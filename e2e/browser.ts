@@ -19,7 +19,8 @@ export async function launchWithMicrophone(wavFile: string | null, options: { de
     '--disable-component-update',
     '--no-first-run',
   ];
-  if (!options.denyMicrophone) args.push('--use-fake-ui-for-media-stream');
+  // --deny-permission-prompts answers the microphone prompt with 'no', as a person might.
+  args.push(options.denyMicrophone ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream');
   if (wavFile) args.push(`--use-file-for-fake-audio-capture=${wavFile}`);
   return chromium.launch({ executablePath: chromiumPath(), args });
 }

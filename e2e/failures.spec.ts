@@ -1,0 +1,113 @@
+/** Every failure explains itself on the page and leaves audio flowing, finite and click-free. */
+import { expect, test } from '@playwright/test';
+import { capture, flow, openApp, start, state } from './app';
+import { noisySpeech } from './audio';
+
+function maxStep(x: Float32Array, from = 1): number {
+  let m = 0;
+  for (let i = Math.max(1, from); i < x.length; i++) m = Math.max(m, Math.abs(x[i] - x[i - 1]));
+  return m;
+}
+
+test('microphone permission denied: a clear message, no crash, Start still offered', async () => {
+  const { browser, page } = await openApp(null, { denyMicrophone: true });
+  try {
+    await page.getByRole('button', { name: 'Start microphone' }).click();
+    await expect(page.getByRole('alert')).toContainText(/denied/i);
+    await expect(page.getByRole('button', { name: 'Start microphone' })).toBeEnabled();
+    expect((await state(page)).running).toBe(false);
+  } finally {
+    await browser.close();
+  }
+});
+
+for (const [label, fulfil] of [
+  ['answers 404', { status: 404, body: 'not found' }],
+  ['is garbage', { status: 200, body: 'this is not an onnx model', contentType: 'application/octet-stream' }],
+] as const) {
+  test(`model file ${label}: banner, and the audio passes through unprocessed`, async () => {
+    const scenario = noisySpeech();
+    const { browser, page } = await openApp(scenario.file, {
+      setup: (p) => p.route(/models\/.*\.onnx$/, (route) => route.fulfill(fulfil)),
+    });
+    try {
+      await start(page);
+      await expect(page.getByTestId('model-banner')).toContainText('passes through unprocessed');
+      await expect(page.getByTestId('model-banner')).toContainText('.onnx');
+      await flow(page, 2);
+      const st = await state(page);
+      const cap = await capture(page);
+      const d = Math.round(st.delaySeconds * cap.sampleRate);
+      let worst = 0;
+      for (let i = cap.output.length - cap.sampleRate; i < cap.output.length; i++) worst = Math.max(worst, Math.abs(cap.output[i] - cap.input[i - d]));
+      expect(worst).toBeLessThan(1e-6); // unprocessed, and not silence
+      expect(energyOf(cap.output)).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
+  });
+}
+
+function energyOf(x: Float32Array): number {
+  return x.reduce((a, v) => a + v * v, 0);
+}
+
+test('model worker killed mid-stream: bypass without a click, then it restarts and denoises again', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    await flow(page, 3);
+    await page.evaluate(() => (window as unknown as { __quell: { clear(): void; crashWorker(): void } }).__quell.clear());
+    await flow(page, 0.5);
+    await page.evaluate(() => (window as unknown as { __quell: { crashWorker(): void } }).__quell.crashWorker());
+    await expect(page.getByTestId('model-banner')).toContainText('restarting', { timeout: 5000 });
+    await expect.poll(async () => (await state(page)).failure, { timeout: 15_000 }).toBeNull();
+    await expect(page.getByTestId('model-banner')).toHaveCount(0);
+    const framesAfter = (await state(page)).stats!.frames;
+    await flow(page, 1);
+    const st = await state(page);
+    expect(st.stats!.workerRestarts).toBeGreaterThanOrEqual(1);
+    expect(st.stats!.frames).toBeGreaterThan(framesAfter);
+    const cap = await capture(page);
+    const d = Math.round(st.delaySeconds * cap.sampleRate);
+    // no click: the output never jumps more than the input itself does
+    const stepIn = maxStep(cap.input);
+    expect(maxStep(cap.output, d + 1)).toBeLessThanOrEqual(stepIn * 1.1);
+    // no dropout: no run of zeros while the input is not silent
+    let zeros = 0;
+    let longest = 0;
+    for (let i = d; i < cap.output.length; i++) {
+      zeros = cap.output[i] === 0 && cap.input[i - d] !== 0 ? zeros + 1 : 0;
+      longest = Math.max(longest, zeros);
+    }
+    expect(longest).toBeLessThan(16);
+    // denoising again: over the last second the output is no longer the input passed through
+    let eIn = 0;
+    let eOut = 0;
+    for (let i = cap.output.length - cap.sampleRate; i < cap.output.length; i++) (eIn += cap.input[i - d] ** 2), (eOut += cap.output[i] ** 2);
+    expect(eOut / eIn).toBeLessThan(0.8);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('NaN samples injected into the engine: the output stays finite and audio keeps flowing', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    await flow(page, 1);
+    await page.evaluate(() => (window as unknown as { __quell: { injectNaN(n: number): void } }).__quell.injectNaN(4000));
+    await flow(page, 2);
+    const st = await state(page);
+    expect(st.stats!.badSamples).toBeGreaterThanOrEqual(4000);
+    const cap = await capture(page);
+    expect(cap.output.every(Number.isFinite)).toBe(true);
+    const tail = cap.output.subarray(cap.output.length - cap.sampleRate);
+    expect(energyOf(tail)).toBeGreaterThan(0);
+    await expect(page.getByTestId('model-banner')).toHaveCount(0);
+  } finally {
+    await browser.close();
+  }
+});
