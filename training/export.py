@@ -5,8 +5,8 @@
 
 Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
 and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
-whole-sequence model) for the streaming parity tests in ONNX and TypeScript. The fixture also
-gets a pipeline golden: a WAV and the Python reference pipeline's output on it.
+whole-sequence model) for the streaming parity tests in ONNX and TypeScript, plus a pipeline
+golden: OUT.pipeline-input.wav and the Python reference pipeline's output on it.
 """
 import argparse
 import json
@@ -111,10 +111,10 @@ def main():
                          "noise": "bucklespring-data, sonic-pi-samples, fillets-ng-data music/effects, synthetic",
                          "split": "by game level / language directory (speech), by file (noise)"}}
     card = export(model, args.out, meta)
-    if args.fixture:
-        x = write_wav(args.out + ".pipeline-input.wav", golden_signal())
-        y = reference.denoise(model, x)
-        y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
+    # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
+    x = write_wav(args.out + ".pipeline-input.wav", golden_signal())
+    y = reference.denoise(model, x)
+    y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
     print(json.dumps({k: card[k] for k in ("name", "parameters", "states")}))
 
 

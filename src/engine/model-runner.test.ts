@@ -36,16 +36,18 @@ for (const cardPath of cards) {
   });
 }
 
-test('the whole TypeScript file pipeline equals the Python reference pipeline', async () => {
-  const runner = await loadRunner(fixtureCard);
-  const wav = decodeWav(readFileSync(fixtureCard.replace('.json', '.pipeline-input.wav')));
-  const expected = readFloats(fixtureCard.replace('.json', '.pipeline-output.bin'));
-  const y = await denoiseChannel(wav.channels[0], wav.sampleRate, runner);
-  assert.equal(y.length, expected.length);
-  let worst = 0;
-  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - expected[i]));
-  assert.ok(worst < 1e-4, `max abs diff ${worst}`);
-});
+for (const cardPath of cards) {
+  test(`the whole TypeScript file pipeline equals the Python reference pipeline (${cardPath.split('/models/')[1]})`, async () => {
+    const runner = await loadRunner(cardPath);
+    const wav = decodeWav(readFileSync(cardPath.replace('.json', '.pipeline-input.wav')));
+    const expected = readFloats(cardPath.replace('.json', '.pipeline-output.bin'));
+    const y = await denoiseChannel(wav.channels[0], wav.sampleRate, runner);
+    assert.equal(y.length, expected.length);
+    let worst = 0;
+    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - expected[i]));
+    assert.ok(worst < 1e-4, `max abs diff ${worst}`);
+  });
+}
 
 test('NaN and Inf magnitudes never reach the recurrent state', async () => {
   const runner = await loadRunner(fixtureCard);

@@ -1,0 +1,238 @@
+/**
+ * npm run bench [-- --soak-minutes 10]
+ *
+ * Prints, in one run on this machine: model step time (Node and the app's worker in headless
+ * Chromium), the rest of a frame, messaging, whole-engine CPU against GTCRN / RNNoise / Speex as
+ * ratios, delay, start-to-first-audio, memory after 10 s against after the soak, and a soak of
+ * real-time audio through the app with one core kept busy by a second process.
+ * Writes docs/BENCHMARKS.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { FrameEngine } from '../src/dsp/frame-engine';
+import { loadRunner } from '../src/engine/load-node';
+import { denoiseChannel, resampleAligned } from '../src/engine/offline';
+import { launchWithMicrophone } from '../e2e/browser';
+import { noisySpeech } from '../e2e/audio';
+import { PEERS, createPeer, runPeer } from '../tools/peers';
+import { add, speechLike, whiteNoise } from '../tools/signals';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const soakMinutes = arg('soak-minutes', 10);
+const lines: string[] = [];
+const say = (s = '') => {
+  console.log(s);
+  lines.push(s);
+};
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+const ms = (x: number) => `${x.toFixed(3)} ms`;
+
+async function nodeFigures(cardPath: string) {
+  const runner = await loadRunner(cardPath);
+  const card = runner.card;
+  const bins = card.fftSize / 2 + 1;
+  const signal = add(speechLike(20, 16000, 5, 0.1).samples, whiteNoise(320000, 0.01, 6));
+  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 0 });
+  const mask = new Float32Array(bins);
+  const out = new Float32Array(card.hopSize);
+  const stepTimes: number[] = [];
+  const dspTimes: number[] = [];
+  for (let h = 0; h + card.hopSize <= signal.length; h += card.hopSize) {
+    let t = performance.now();
+    const frame = engine.pushHop(signal.subarray(h, h + card.hopSize));
+    let dsp = performance.now() - t;
+    t = performance.now();
+    await runner.step(engine.magnitudes, mask);
+    const step = performance.now() - t;
+    t = performance.now();
+    engine.setMask(frame, mask);
+    engine.pullHop(out);
+    dsp += performance.now() - t;
+    if (h > 200 * card.hopSize) (stepTimes.push(step), dspTimes.push(dsp)); // after warm-up
+  }
+  return { card, runner, step: { median: percentile(stepTimes, 0.5), p99: percentile(stepTimes, 0.99) }, dsp: { median: percentile(dspTimes, 0.5), p99: percentile(dspTimes, 0.99) } };
+}
+
+/** Round trip of one frame between threads: MessagePort copy, and the shared-memory ring (Atomics). */
+async function messaging() {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const control = new Int32Array(workerData.sab);
+    parentPort.on('message', (m) => { if (m.port) m.port.on('message', (x) => m.port.postMessage({ frame: x.frame, mask: new Float32Array(257) })); });
+    (async () => { let seen = 0; for (;;) { const r = Atomics.waitAsync(control, 0, seen); if (r.async) await r.value; seen = Atomics.load(control, 0); if (seen < 0) break; Atomics.store(control, 1, seen); Atomics.notify(control, 1); } })();`;
+  const sab = new SharedArrayBuffer(8);
+  const control = new Int32Array(sab);
+  const worker = new Worker(code, { eval: true, workerData: { sab } });
+  const channel = new MessageChannel();
+  worker.postMessage({ port: channel.port2 }, [channel.port2]);
+  const portTimes: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const t = performance.now();
+    await new Promise<void>((res) => {
+      channel.port1.once('message', () => res());
+      channel.port1.postMessage({ frame: i, magnitudes: new Float32Array(257) });
+    });
+    if (i > 100) portTimes.push(performance.now() - t);
+  }
+  const ringTimes: number[] = [];
+  for (let i = 1; i <= 2000; i++) {
+    const t = performance.now();
+    Atomics.store(control, 0, i);
+    Atomics.notify(control, 0);
+    while (Atomics.load(control, 1) !== i) {
+      const r = Atomics.waitAsync(control, 1, Atomics.load(control, 1));
+      if (r.async) await r.value;
+    }
+    if (i > 100) ringTimes.push(performance.now() - t);
+  }
+  Atomics.store(control, 0, -1);
+  Atomics.notify(control, 0);
+  await worker.terminate();
+  channel.port1.close();
+  return { port: { median: percentile(portTimes, 0.5), p99: percentile(portTimes, 0.99) }, ring: { median: percentile(ringTimes, 0.5), p99: percentile(ringTimes, 0.99) } };
+}
+
+async function realTimeFactors(cardPath: string) {
+  const seconds = 30;
+  const x16 = add(speechLike(seconds, 16000, 8, 0.1).samples, whiteNoise(seconds * 16000, 0.01, 9));
+  const x48 = resampleAligned(x16, 16000, 48000);
+  const runner = await loadRunner(cardPath);
+  await denoiseChannel(x16.subarray(0, 16000), 16000, runner); // warm-up
+  let t = performance.now();
+  await denoiseChannel(x16, 16000, runner);
+  const rtf: Record<string, number> = { Quell: (performance.now() - t) / 1000 / seconds };
+  for (const peer of PEERS) {
+    const instance = await createPeer(peer);
+    const x = peer.sampleRate === 48000 ? x48 : x16;
+    runPeer(instance, x.subarray(0, peer.sampleRate));
+    t = performance.now();
+    runPeer(instance, x);
+    rtf[peer.name] = (performance.now() - t) / 1000 / seconds;
+  }
+  return rtf;
+}
+
+async function nodeMemory(cardPath: string) {
+  const runner = await loadRunner(cardPath);
+  const chunk = add(speechLike(10, 16000, 3, 0.1).samples, whiteNoise(160000, 0.01, 4));
+  const snapshot = () => {
+    global.gc?.();
+    const m = process.memoryUsage();
+    return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss };
+  };
+  await denoiseChannel(chunk, 16000, runner);
+  const after10s = snapshot();
+  for (let i = 0; i < 59; i++) await denoiseChannel(chunk, 16000, runner); // 10 minutes in all
+  return { after10s, after10min: snapshot() };
+}
+
+function startServer(): Promise<ChildProcess> {
+  return new Promise((resolvePromise, reject) => {
+    const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => reject(new Error('vite preview did not start')), 30000);
+    server.stdout!.on('data', (d) => {
+      if (String(d).includes('4174')) (clearTimeout(timer), resolvePromise(server));
+    });
+  });
+}
+
+async function browserFigures() {
+  await new Promise<void>((res, rej) => spawn('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => (c === 0 ? res() : rej(new Error('build failed')))));
+  const server = await startServer();
+  const scenario = noisySpeech('bench');
+  const browser = await launchWithMicrophone(scenario.file);
+  const busy = spawn(process.execPath, ['-e', 'for(;;){}']); // a second process keeps one core busy
+  try {
+    const page = await browser.newPage();
+    await page.goto('http://127.0.0.1:4174/');
+    await page.getByRole('button', { name: 'Start microphone' }).click();
+    const get = () => page.evaluate(() => (window as unknown as { __quell: { state(): any } }).__quell.state());
+    const memory = () => page.evaluate(() => (window as unknown as { __quell: { memory(): Promise<any> } }).__quell.memory());
+    const waitFrames = async (n: number) => {
+      for (;;) {
+        const s = await get();
+        if ((s.stats?.frames ?? 0) >= n) return s;
+        await page.waitForTimeout(500);
+      }
+    };
+    await waitFrames(Math.round((10 * 16000) / 128));
+    const early = { state: await get(), memory: await memory() };
+    const soakFrames = Math.round((soakMinutes * 60 * 16000) / 128);
+    let last = early.state;
+    const t0 = Date.now();
+    while ((last.stats?.frames ?? 0) < soakFrames) {
+      await page.waitForTimeout(5000);
+      last = await get();
+      process.stderr.write(`\rsoak: ${((Date.now() - t0) / 60000).toFixed(1)} / ${soakMinutes} min, late frames ${last.stats.lateMasks}`);
+    }
+    process.stderr.write('\n');
+    return { early, late: { state: last, memory: await memory() } };
+  } finally {
+    busy.kill();
+    await browser.close();
+    server.kill();
+  }
+}
+
+async function main() {
+  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
+  const defaultCard = join(root, 'models', index.default);
+  say(`# Benchmarks`);
+  say();
+  say(`Generated by \`npm run bench -- --soak-minutes ${soakMinutes}\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, onnxruntime-web wasm, one thread). Do not edit by hand.`);
+  say();
+  say('## Per frame (8 ms of audio at 16 kHz), in Node');
+  say();
+  say('| model | parameters | model step median | p99 | rest of the frame (STFT, mask, inverse FFT, overlap-add) median | p99 |');
+  say('|---|---|---|---|---|---|');
+  for (const m of index.models) {
+    const f = await nodeFigures(join(root, 'models', m));
+    say(`| ${f.card.name} | ${f.card.parameters} | ${ms(f.step.median)} | ${ms(f.step.p99)} | ${ms(f.dsp.median)} | ${ms(f.dsp.p99)} |`);
+  }
+  const msg = await messaging();
+  say();
+  say(`Messaging one frame worklet↔worker and back (Node worker_threads as a stand-in): shared-memory ring ${ms(msg.ring.median)} median, ${ms(msg.ring.p99)} p99; MessagePort ${ms(msg.port.median)} median, ${ms(msg.port.p99)} p99.`);
+  say();
+  say('## CPU per second of audio (real-time factor), same 30 s of audio, one thread');
+  say();
+  const rtf = await realTimeFactors(defaultCard);
+  say('| system | real-time factor | Quell / system |');
+  say('|---|---|---|');
+  for (const [name, value] of Object.entries(rtf)) say(`| ${name}${name === 'RNNoise' ? ' (48 kHz)' : ''} | ${value.toFixed(4)} | ${(rtf.Quell / value).toFixed(2)} |`);
+  say();
+  say(`Targets: Quell/RNNoise ≤ 0.9 → **${(rtf.Quell / rtf.RNNoise).toFixed(2)}**; Quell/GTCRN ≤ 0.2 → **${(rtf.Quell / rtf.GTCRN).toFixed(2)}**.`);
+  const mem = await nodeMemory(defaultCard);
+  const mb = (x: number) => `${(x / 1048576).toFixed(1)} MB`;
+  say();
+  say(`Node memory streaming the engine: after 10 s heap ${mb(mem.after10s.heap)}, array buffers (incl. wasm) ${mb(mem.after10s.arrayBuffers)}, RSS ${mb(mem.after10s.rss)}; after 10 min heap ${mb(mem.after10min.heap)}, array buffers ${mb(mem.after10min.arrayBuffers)}, RSS ${mb(mem.after10min.rss)}.`);
+  say();
+  say(`## In the app (headless Chromium), soak of ${soakMinutes} min of real-time audio with one core kept busy`);
+  say();
+  const b = await browserFigures();
+  const s = b.late.state;
+  say(`- Worker model step: ${ms(s.stats.stepMedianMs)} median, ${ms(s.stats.stepP99Ms)} p99 (last 512 steps)`);
+  say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
+  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait 16 ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
+  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms`);
+  const memLine = (m: { total: number | null; mainHeap: number | null }) => `${m.total !== null ? mb(m.total) + ' whole page (workers and wasm included)' : 'n/a'}, main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
+  say(`- Memory after 10 s: ${memLine(b.early.memory)}`);
+  say(`- Memory after ${soakMinutes} min: ${memLine(b.late.memory)}`);
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  writeFileSync(join(root, 'docs/BENCHMARKS.md'), lines.join('\n') + '\n');
+}
+
+main().then(() => process.exit(0)).catch((e) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+});
