@@ -4,7 +4,7 @@
     python3 training/export.py --fixture --out models/fixture/quell-fixture
 
 Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
-and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
+OUT.pt (the PyTorch weights, for `npm run parity`), and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
 whole-sequence model) for the streaming parity tests in ONNX and TypeScript, plus a pipeline
 golden: OUT.pipeline-input.wav and the Python reference pipeline's output on it.
 """
@@ -44,8 +44,9 @@ def write_wav(path, x, rate=16000):
     return pcm.astype(np.float64) / 32768  # as the engine reads 16-bit PCM
 
 
-def export(model, out, meta):
+def export(model, out, meta, config):
     model.eval()
+    torch.save({"config": config, "model": model.state_dict()}, out + ".pt")  # for npm run parity
     step = StepModule(model)
     specs = model.state_specs()
     mag = torch.rand(1, 257)
@@ -88,7 +89,8 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.fixture:
         torch.manual_seed(1234)
-        model = build("gru", hidden=16, layers=2)
+        config = {"arch": "gru", "hidden": 16, "layers": 2}
+        model = build(**config)
         with torch.no_grad():
             model.features.mean.fill_(-6.0)
             model.features.std.fill_(4.0)
@@ -97,7 +99,8 @@ def main():
                 "description": "Fixed random weights for the parity tests; it does not denoise."}
     else:
         ck = torch.load(args.checkpoint)
-        model = build(**ck["config"])
+        config = ck["config"]
+        model = build(**config)
         model.load_state_dict(ck["model"])
         summary_path = os.path.join(os.path.dirname(args.checkpoint), "summary.json")
         summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
@@ -110,7 +113,7 @@ def main():
                 "data": {"speech": "fillets-ng-data-nl, fillets-ng-data (en), klettres-data, espeak-ng",
                          "noise": "bucklespring-data, sonic-pi-samples, fillets-ng-data music/effects, synthetic",
                          "split": "by game level / language directory (speech), by file (noise)"}}
-    card = export(model, args.out, meta)
+    card = export(model, args.out, meta, config)
     # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
     x = write_wav(args.out + ".pipeline-input.wav", golden_signal())
     y = reference.denoise(model, x)

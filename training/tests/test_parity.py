@@ -76,3 +76,15 @@ class RecipeRuns(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ShippedModels(unittest.TestCase):
+    def test_every_shipped_model_streams_like_its_whole_sequence(self):
+        sys.path.insert(0, os.path.dirname(HERE))
+        from parity import torch_stage
+
+        models = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models")
+        index = json.load(open(os.path.join(models, "index.json")))
+        for entry in index["models"]:
+            worst = max(torch_stage(os.path.join(models, entry)))
+            self.assertLessEqual(worst, 1e-6, f"{entry}: {worst}")
