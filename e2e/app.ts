@@ -20,7 +20,7 @@ export interface AppState {
   failure: string | null;
 }
 
-export async function openApp(wavFile: string | null, options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<void> } = {}): Promise<{ browser: Browser; page: Page }> {
+export async function openApp(wavFile: string | null, options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<unknown> } = {}): Promise<{ browser: Browser; page: Page }> {
   const browser = await launchWithMicrophone(wavFile, options);
   const page = await browser.newPage({ baseURL: 'http://127.0.0.1:4173' });
   page.on('pageerror', (e) => console.log(`page error: ${e.message}`));

@@ -9,14 +9,15 @@ type Ort = typeof OrtModule;
  * the caller passes in the `onnxruntime-web` module it imported.
  *
  * Every state tensor named in the card is fed back from the step's outputs and zeroed on
- * reset; nothing here knows whether the model is a GRU, an LSTM or a CNN.
+ * reset; nothing here knows whether the model is a GRU, an LSTM or a CNN. The input tensor is
+ * allocated once. (onnxruntime-web's wasm backend leaves pre-allocated CPU output tensors
+ * unfilled, so outputs are the ones each run returns.)
  */
 export class ModelRunner {
   readonly card: ModelCard;
   /** Steps whose input or output was not finite (the state was reset and the mask bypassed). */
   recoveries = 0;
   private readonly session: OrtModule.InferenceSession;
-  private readonly inputTensor: OrtModule.Tensor;
   private readonly inputData: Float32Array;
   private readonly zeroStates: OrtModule.Tensor[];
   private states: OrtModule.Tensor[];
@@ -25,11 +26,12 @@ export class ModelRunner {
   private constructor(ort: Ort, session: OrtModule.InferenceSession, card: ModelCard) {
     this.card = card;
     this.session = session;
-    this.inputData = new Float32Array(card.fftSize / 2 + 1);
-    this.inputTensor = new ort.Tensor('float32', this.inputData, card.input.shape);
-    this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(s.shape.reduce((a, b) => a * b, 1)), s.shape));
+    const bins = card.fftSize / 2 + 1;
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    this.inputData = new Float32Array(bins);
+    this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(size(s.shape)), s.shape));
     this.states = [...this.zeroStates];
-    this.feeds = { [card.input.name]: this.inputTensor };
+    this.feeds = { [card.input.name]: new ort.Tensor('float32', this.inputData, card.input.shape) };
   }
 
   /** Build a session from the model's bytes; `source` names the file in error messages. */
@@ -41,12 +43,9 @@ export class ModelRunner {
       throw new Error(`model file ${source} could not be loaded (corrupt or not ONNX): ${(e as Error).message}`);
     }
     const expected = [card.input.name, ...card.states.map((s) => s.input)];
-    const missing = expected.filter((n) => !session.inputNames.includes(n));
     const outputs = [card.output.name, ...card.states.map((s) => s.output)];
-    const missingOut = outputs.filter((n) => !session.outputNames.includes(n));
-    if (missing.length || missingOut.length) {
-      throw new Error(`model file ${source} does not match its card: missing ${[...missing, ...missingOut].join(', ')}`);
-    }
+    const missing = [...expected.filter((n) => !session.inputNames.includes(n)), ...outputs.filter((n) => !session.outputNames.includes(n))];
+    if (missing.length) throw new Error(`model file ${source} does not match its card: missing ${missing.join(', ')}`);
     return new ModelRunner(ort, session, card);
   }
 
@@ -73,7 +72,11 @@ export class ModelRunner {
       maskOut[k] = m;
     }
     const next = card.states.map((s) => result[s.output]);
-    if (!finite || next.some((t) => !(t.data as Float32Array).every(Number.isFinite))) {
+    for (const t of next) {
+      const d = t.data as Float32Array;
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) finite = false;
+    }
+    if (!finite) {
       // Should never happen with sanitised input; if it does, start afresh rather than spread NaN.
       this.recoveries++;
       maskOut.fill(1);
