@@ -108,3 +108,28 @@ export function energy(x: ArrayLike<number>, from: number, to: number): number {
   for (let i = Math.max(0, from); i < Math.min(x.length, to); i++) e += x[i] * x[i];
   return e;
 }
+
+/** Largest |output[i] − input[i − delay]| over the last `seconds` of the capture. */
+export function bypassError(cap: Captured, delay: number, seconds: number): number {
+  let worst = 0;
+  for (let i = cap.output.length - Math.round(seconds * cap.sampleRate); i < cap.output.length; i++) worst = Math.max(worst, Math.abs(cap.output[i] - cap.input[i - delay]));
+  return worst;
+}
+
+/** Largest jump between neighbouring samples (a click shows up here). */
+export function maxStep(x: Float32Array, from = 1): number {
+  let m = 0;
+  for (let i = Math.max(1, from); i < x.length; i++) m = Math.max(m, Math.abs(x[i] - x[i - 1]));
+  return m;
+}
+
+/** Longest run of exact zeros in the output while the (delayed) input is not silent: a dropout. */
+export function longestDropout(cap: Captured, delay: number): number {
+  let zeros = 0;
+  let longest = 0;
+  for (let i = delay; i < cap.output.length; i++) {
+    zeros = cap.output[i] === 0 && cap.input[i - delay] !== 0 ? zeros + 1 : 0;
+    longest = Math.max(longest, zeros);
+  }
+  return longest;
+}

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import wave
 
 import numpy as np
 import onnx
@@ -32,16 +31,6 @@ def golden_signal(seconds=2.0, seed=5):
     clean = speech_like(seconds, rng).astype(np.float64)
     noise = rng.standard_normal(len(clean)) * 0.01
     return (clean + noise).astype(np.float32)
-
-
-def write_wav(path, x, rate=16000):
-    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return pcm.astype(np.float64) / 32768  # as the engine reads 16-bit PCM
 
 
 def export(model, out, meta, config):
@@ -115,7 +104,7 @@ def main():
                          "split": "by game level / language directory (speech), by file (noise)"}}
     card = export(model, args.out, meta, config)
     # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
-    x = write_wav(args.out + ".pipeline-input.wav", golden_signal())
+    x = reference.write_wav(args.out + ".pipeline-input.wav", golden_signal())
     y = reference.denoise(model, x)
     y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
     print(json.dumps({k: card[k] for k in ("name", "parameters", "states")}))

@@ -7,12 +7,11 @@ to .cache/eval/. Deterministic: the same seed gives the same set.
 import json
 import os
 import sys
-import wave
-
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.data import Mixer, load_split, rms  # noqa: E402
+from quell.reference import write_wav  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
@@ -20,15 +19,6 @@ OUT = os.path.join(CACHE, "eval")
 RATE, SECONDS = 16000, 8
 SNRS = [-5, 0, 5, 10, 15, 20]
 NOISES = ["keyboard", "hum", "music", "babble", "pink"]
-
-
-def write(path, x):
-    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
 
 
 def noise_of(kind, mixer, noise_files, length):
@@ -55,8 +45,8 @@ def main():
     items = []
 
     def add(name, clean, noisy, **meta):
-        write(os.path.join(OUT, name + ".clean.wav"), clean)
-        write(os.path.join(OUT, name + ".noisy.wav"), noisy)
+        write_wav(os.path.join(OUT, name + ".clean.wav"), clean)
+        write_wav(os.path.join(OUT, name + ".noisy.wav"), noisy)
         items.append({"id": name, **meta})
 
     for kind in NOISES:

@@ -4,6 +4,8 @@ Mirrors src/dsp: a 384-sample silent history, 512-point frames every 128 samples
 analysis, real FFT, the model's mask, inverse FFT, the dual synthesis window, overlap-add,
 and removal of the fixed delay so the output is aligned with the input.
 """
+import wave
+
 import numpy as np
 import torch
 
@@ -44,3 +46,14 @@ def denoise(model, x):
         out[f * HOP_SIZE:f * HOP_SIZE + FFT_SIZE] += frame
     delay = FFT_SIZE - HOP_SIZE
     return out[delay:delay + len(x)]
+
+
+def write_wav(path, x, rate=16000):
+    """16-bit mono WAV; returns the samples as the engine will read them back."""
+    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return pcm.astype(np.float64) / 32768
