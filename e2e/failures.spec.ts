@@ -96,3 +96,58 @@ test('NaN samples injected into the engine: the output stays finite and audio ke
     await browser.close();
   }
 });
+
+test('a browser that refuses a 16 kHz AudioContext: the app runs at the browser’s rate and resamples', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file, {
+    setup: (p) =>
+      p.addInitScript(() => {
+        const Native = window.AudioContext;
+        window.AudioContext = class extends Native {
+          constructor(options?: AudioContextOptions) {
+            if (options?.sampleRate === 16000) throw new DOMException('16 kHz is not supported here', 'NotSupportedError');
+            super(options);
+          }
+        } as typeof AudioContext;
+      }),
+  });
+  try {
+    await start(page);
+    await flow(page, 2);
+    const st = await state(page);
+    expect(st.contextRate).not.toBe(16000);
+    expect(st.failure).toBeNull();
+    expect(st.stats!.underruns).toBe(0);
+    await expect(page.getByText(/resampled to 16 kHz/)).toBeVisible();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('audio paused by the browser: a banner with a button that resumes it', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    await page.evaluate(() => (window as unknown as { __quell: { suspendAudio(): Promise<void> } }).__quell.suspendAudio());
+    await page.getByRole('button', { name: 'Resume audio' }).click();
+    await expect(page.getByRole('button', { name: 'Resume audio' })).toHaveCount(0);
+    await flow(page, 1); // audio flows again
+  } finally {
+    await browser.close();
+  }
+});
+
+test('microphone unplugged mid-session: a message, and the app stays usable', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    await page.evaluate(() => (window as unknown as { __quell: { unplugMicrophone(): void } }).__quell.unplugMicrophone());
+    await expect(page.getByRole('alert')).toContainText(/microphone stopped/i);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await start(page); // and starting again works
+  } finally {
+    await browser.close();
+  }
+});
