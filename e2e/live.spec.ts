@@ -130,9 +130,10 @@ test('toggling on and off while audio flows: no click, no dropout, the delay sta
   }
 });
 
-test('after 20 s of audio the page shows its timing figures and no late frames', async () => {
+test('after 20 s of audio the page shows its timing figures and no late frames; nothing is fetched from elsewhere', async () => {
   const scenario = noisySpeech();
-  const { browser, page } = await openApp(scenario.file);
+  const hosts = new Set<string>();
+  const { browser, page } = await openApp(scenario.file, { setup: async (p) => p.on('request', (r) => hosts.add(new URL(r.url()).host)) });
   try {
     await start(page);
     await flow(page, 20);
@@ -142,6 +143,7 @@ test('after 20 s of audio the page shows its timing figures and no late frames',
     const st = await state(page);
     expect(st.stats!.lateMasks).toBe(0);
     expect(st.stats!.stepMedianMs).toBeGreaterThan(0);
+    expect([...hosts].filter((h) => h !== '127.0.0.1:4173')).toEqual([]); // onnxruntime's wasm is served by the app
   } finally {
     await browser.close();
   }

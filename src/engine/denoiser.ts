@@ -131,6 +131,11 @@ export class QuellNode extends AudioWorkletNode {
     await this.startWorker();
   }
 
+  /** Zero the model's recurrent state (a new speaker, a new room). */
+  resetState(): void {
+    this.worker?.postMessage({ type: 'reset' });
+  }
+
   /** For tests and the failure drill: kill the model worker as a crash would. */
   crashWorkerForTest(): void {
     this.worker?.terminate();
