@@ -11,6 +11,7 @@ export interface Captured {
 export interface AppState {
   running: boolean;
   enabled: boolean;
+  model: string;
   stats: { frames: number; lateMasks: number; underruns: number; badSamples: number; stepMedianMs: number; stepP99Ms: number; workerRestarts: number } | null;
   micError: string;
   modelError: string;

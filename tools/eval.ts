@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   const probe = load(items.find((i) => i.kind === 'clean')!.id, 'clean');
 
   const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
+  const cardOf = new Map<string, string>(); // system name → card path, to record its scores
   const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
   for (const m of index.models) {
     const runner = await loadRunner(join(root, 'models', m));
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
     const card = runner.card;
     // Quell's live delay: window − hop + the mask wait (2 hops) at 16 kHz; files are compensated.
     const delayMs = ((card.fftSize - card.hopSize + 2 * card.hopSize) / card.sampleRate) * 1000;
+    cardOf.set(`Quell ${card.name}`, join(root, 'models', m));
     const system: System = {
       name: `Quell ${card.name}`,
       delayMs,
@@ -185,6 +187,15 @@ ${bySnr}
 ${byNoise}`;
   mkdirSync(join(root, 'docs'), { recursive: true });
   if (limit === Infinity) {
+    // Each model card carries its own validation scores.
+    for (const s of summary) {
+      const path = cardOf.get(s.system);
+      if (!path) continue;
+      const card = JSON.parse(readFileSync(path, 'utf8'));
+      const { system: _name, ...scores } = s;
+      card.validation = { date: new Date().toISOString().slice(0, 10), set: 'npm run eval (docs/EVALUATION.md)', ...scores };
+      writeFileSync(path, JSON.stringify(card, null, 2) + '\n');
+    }
     writeFileSync(join(root, 'docs/EVALUATION.md'), doc);
     writeFileSync(join(root, 'docs/evaluation.json'), JSON.stringify({ date: new Date().toISOString(), clips: items.length, summary }, null, 1) + '\n');
   }
