@@ -65,6 +65,52 @@ async function fetchCard(url: string): Promise<ModelCard> {
 
 const loadedContexts = new WeakSet<BaseAudioContext>();
 
+interface LoadingWorker {
+  url: string;
+  worker: Worker;
+  /** Resolves once the model is loaded and warmed up in the worker. */
+  ready: Promise<void>;
+}
+
+/** Start a model worker and load `modelUrl` in it (fetch, compile the wasm, warm up). */
+function loadModelWorker(modelUrl: string): LoadingWorker {
+  const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (e) => {
+      if (e.data.type === 'ready') resolve();
+      else if (e.data.type === 'error') reject(new Error(e.data.message));
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      reject(new Error(`model worker crashed: ${e.message || 'unknown error'}`));
+    };
+  });
+  ready.catch(() => undefined); // observed by whoever takes it
+  worker.postMessage({ type: 'load', cardUrl: modelUrl });
+  return { url: modelUrl, worker, ready };
+}
+
+let preloaded: LoadingWorker | null = null;
+
+/**
+ * Load a model in a worker before any AudioContext exists (on page load), so that pressing
+ * Start only has to open the microphone: the first processed audio comes sooner.
+ */
+export function preloadModel(modelUrl: string): void {
+  const url = new URL(modelUrl, location.href).href;
+  if (preloaded?.url === url) return;
+  preloaded?.worker.terminate();
+  preloaded = loadModelWorker(url);
+}
+
+function takePreloaded(modelUrl: string): LoadingWorker | null {
+  const url = new URL(modelUrl, location.href).href;
+  if (preloaded?.url !== url) return null;
+  const taken = preloaded;
+  preloaded = null;
+  return taken;
+}
+
 export class QuellNode extends AudioWorkletNode {
   card: ModelCard;
   modelUrl: string;
@@ -156,47 +202,46 @@ export class QuellNode extends AudioWorkletNode {
   }
 
   /** (Re)start the model worker and connect it to the worklet; resolves when the model runs. */
-  startWorker(): Promise<void> {
+  async startWorker(): Promise<void> {
     this.worker?.terminate();
     this.port.postMessage({ type: 'model-ready', value: false });
     this.failure = 'loading model';
-    const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
+    const { worker, ready } = takePreloaded(this.modelUrl) ?? loadModelWorker(this.modelUrl);
     this.worker = worker;
-    return new Promise((resolve, reject) => {
-      worker.onerror = (e) => {
-        e.preventDefault();
-        this.onWorkerDied(`model worker crashed: ${e.message || 'unknown error'}`);
-        reject(new Error(this.failure ?? 'model worker crashed'));
-      };
-      worker.onmessage = (e) => {
-        const msg = e.data;
-        if (worker !== this.worker) return;
-        if (msg.type === 'ready') {
-          if (this.ring) {
-            worker.postMessage({ type: 'connect', ring: this.ring });
-          } else {
-            const channel = new MessageChannel();
-            worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
-            this.port.postMessage({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
-          }
-          this.failure = null;
-          this.lastWorkerBeat = performance.now();
-          this.port.postMessage({ type: 'model-ready', value: true });
-          this.dispatchEvent(new CustomEvent('model', { detail: this.card }));
-          resolve();
-        } else if (msg.type === 'error') {
-          this.failure = msg.message;
-          this.dispatchEvent(new CustomEvent('error', { detail: { message: msg.message, recovering: false } }));
-          worker.terminate();
-          if (this.worker === worker) this.worker = null;
-          reject(new Error(msg.message));
-        } else if (msg.type === 'stats') {
-          this.lastWorkerBeat = performance.now();
-          Object.assign(this.stats, { stepMedianMs: msg.stepMedianMs, stepP99Ms: msg.stepP99Ms, mask: msg.mask });
-        }
-      };
-      worker.postMessage({ type: 'load', cardUrl: this.modelUrl });
-    });
+    try {
+      await ready; // a crash while loading rejects this
+    } catch (e) {
+      if (worker !== this.worker) return;
+      this.failure = (e as Error).message;
+      worker.terminate();
+      this.worker = null;
+      this.dispatchEvent(new CustomEvent('error', { detail: { message: this.failure, recovering: false } }));
+      throw e;
+    }
+    if (worker !== this.worker) return;
+    worker.onerror = (e) => {
+      e.preventDefault();
+      if (worker === this.worker) this.onWorkerDied(`model worker crashed: ${e.message || 'unknown error'}`);
+    };
+    worker.onmessage = (e) => {
+      if (e.data.type === 'stats') {
+        this.lastWorkerBeat = performance.now();
+        Object.assign(this.stats, { stepMedianMs: e.data.stepMedianMs, stepP99Ms: e.data.stepP99Ms, mask: e.data.mask });
+      } else if (e.data.type === 'error' && worker === this.worker) {
+        this.onWorkerDied(`model worker failed: ${e.data.message}`);
+      }
+    };
+    if (this.ring) {
+      worker.postMessage({ type: 'connect', ring: this.ring });
+    } else {
+      const channel = new MessageChannel();
+      worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
+      this.port.postMessage({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
+    }
+    this.failure = null;
+    this.lastWorkerBeat = performance.now();
+    this.port.postMessage({ type: 'model-ready', value: true });
+    this.dispatchEvent(new CustomEvent('model', { detail: this.card }));
   }
 
   private onWorkerDied(why: string): void {
