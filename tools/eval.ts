@@ -47,23 +47,26 @@ function measureDelay(input: Float32Array, output: Float32Array, maxLag: number)
   return bestLag;
 }
 
-/** A peer as a whole-file function at 16 kHz, with its own delay removed. */
+/**
+ * A peer as a whole-file function at 16 kHz with its own delay removed. The delay is measured
+ * (and removed) at the peer's own rate, so that RNNoise at 48 kHz is aligned to the sample,
+ * not to the nearest 16 kHz sample.
+ */
 async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Promise<System> {
   const instance = await createPeer(peer);
-  const raw = (x: Float32Array) => {
-    const up = resampleAligned(x, 16000, peer.sampleRate);
-    return resampleAligned(runPeer(instance, up), peer.sampleRate, 16000);
-  };
-  const lag = measureDelay(probe, raw(probe), 4000);
+  const probeUp = resampleAligned(probe, 16000, peer.sampleRate);
+  const lag = measureDelay(probeUp, runPeer(instance, probeUp), Math.round(0.25 * peer.sampleRate));
   const system: System = {
     name: peer.name,
-    delayMs: (lag / 16000) * 1000,
+    delayMs: (lag / peer.sampleRate) * 1000,
     seconds: 0,
     run: async (x) => {
       const t = performance.now();
-      const padded = new Float32Array(x.length + lag);
-      padded.set(x);
-      const y = raw(padded).slice(lag, lag + x.length);
+      const up = resampleAligned(x, 16000, peer.sampleRate);
+      const padded = new Float32Array(up.length + lag);
+      padded.set(up);
+      const aligned = runPeer(instance, padded).slice(lag, lag + up.length);
+      const y = resampleAligned(aligned, peer.sampleRate, 16000).slice(0, x.length);
       system.seconds += (performance.now() - t) / 1000;
       return y;
     },
