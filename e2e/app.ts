@@ -87,12 +87,22 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
   const envelope = (x: Float32Array) => Float64Array.from({ length: Math.floor(x.length / block) }, (_, b) => Math.sqrt(energy(x, b * block, (b + 1) * block) / block));
   const es = envelope(source);
   const ec = envelope(captured);
+  // Pearson correlation of log envelopes over one whole loop: shape, not loudness, decides.
+  const log = (e: Float64Array) => e.map((v) => Math.log(v + 1e-6));
+  const ls = log(es);
+  const lc = log(ec);
+  const n = Math.min(ls.length, lc.length - 1);
   let best = -Infinity;
   let coarse = 0;
-  for (let s = 0; s < Math.min(es.length, ec.length - es.length / 2); s++) {
-    let c = 0;
-    for (let i = 0; i < es.length / 2 && s + i < ec.length; i++) c += es[i] * ec[s + i];
-    if (c > best) (best = c), (coarse = s);
+  for (let s = 0; s + n <= lc.length && s < ls.length; s++) {
+    let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    for (let i = 0; i < n; i++) {
+      const a = ls[i];
+      const b = lc[s + i];
+      sx += a; sy += b; sxx += a * a; syy += b * b; sxy += a * b;
+    }
+    const r = (sxy - (sx * sy) / n) / Math.sqrt((sxx - (sx * sx) / n) * (syy - (sy * sy) / n) + 1e-12);
+    if (r > best) (best = r), (coarse = s);
   }
   best = -Infinity;
   let at = coarse * block;

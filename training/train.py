@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -107,6 +108,9 @@ def main():
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
+    elif args.init:
+        model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
+        print(f"fine-tuning from {args.init}", flush=True)
     else:
         mean, std = feature_stats(mixer, 32, length)
         model.features.mean.copy_(mean)

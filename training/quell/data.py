@@ -146,6 +146,11 @@ class Mixer:
             snr = self.rng.uniform(-5, 25) if snr_db is None else snr_db
             ref = rms(speech) if kind == "mix" else 0.05
             noise = noise / (rms(noise) + 1e-9) * ref * 10 ** (-snr / 20)
+            if self.rng.random() < 0.3:
+                # Noise that starts after a quiet stretch (a fan switched on, a mic unmuted): the
+                # model must not take a quiet beginning as proof that whatever follows is speech.
+                onset = int(self.rng.uniform(0.05, 0.6) * length)
+                noise[:onset] *= 10 ** (self.rng.uniform(-80, -20) / 20)
         if self.rng.random() < 0.7:
             speech, noise = self.eq(speech, noise)
         mix = speech + noise
