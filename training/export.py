@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
     args = ap.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.fixture:
@@ -99,6 +100,9 @@ def main():
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              "best_validation_delta_si_sdr_db": round(ck["state"]["best"], 2),
                              **{k: summary[k] for k in ("batch", "seconds") if k in summary}},
+                **({"fine_tuned_from": {"steps": torch.load(args.base)["state"]["step"],
+                                        "minutes": round(torch.load(args.base)["state"]["elapsed"] / 60, 1)}}
+                   if args.base else {}),
                 "data": {"speech": "fillets-ng-data-nl, fillets-ng-data (en), klettres-data, espeak-ng",
                          "noise": "bucklespring-data, sonic-pi-samples, fillets-ng-data music/effects, synthetic",
                          "split": "by game level / language directory (speech), by file (noise)"}}
