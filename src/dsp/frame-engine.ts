@@ -116,7 +116,7 @@ export class FrameEngine {
   }
 
   private updateFadeTarget(): void {
-    this.fadeTarget = this.enabled && this.modelReady && this.lateInARow < STARVED_AFTER ? 1 : 0;
+    this.fadeTarget = this.enabled && this.modelReady && !this.isStarved ? 1 : 0;
   }
 
   /** Clear the spectral history, masks and overlap buffers (not the delay line). */

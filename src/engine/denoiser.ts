@@ -10,7 +10,8 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
-import { parseModelCard, type ModelCard } from './card';
+import type { ModelCard } from './card';
+import { fetchCard } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
 
 export interface DenoiserOptions {
@@ -44,23 +45,6 @@ export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): 
   if (!response.ok) throw new Error(`model index ${indexUrl} could not be fetched: HTTP ${response.status}`);
   const index = (await response.json()) as { default: string };
   return new URL(index.default, indexUrl).href;
-}
-
-async function fetchCard(url: string): Promise<ModelCard> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`model card ${url} could not be fetched: ${(e as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`model card ${url} could not be fetched: HTTP ${response.status}`);
-  let json: unknown;
-  try {
-    json = await response.json();
-  } catch {
-    throw new Error(`model card ${url} is not valid JSON`);
-  }
-  return parseModelCard(json, url);
 }
 
 const loadedContexts = new WeakSet<BaseAudioContext>();

@@ -5,9 +5,10 @@
  * on a MessagePort straight from the worklet. Step times and the latest mask go to the page.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { parseModelCard, type ModelCard } from './card';
+import type { ModelCard } from './card';
 import { FrameRing, MASKED, RING_SLOTS, WRITTEN, type FrameRingBuffers } from './frame-ring';
-import { ModelRunner } from './model-runner';
+import { loadRunnerFromUrl } from './load-web';
+import type { ModelRunner } from './model-runner';
 
 ort.env.wasm.numThreads = 1; // one step is tiny: threads would cost more than they save
 ort.env.wasm.proxy = false;
@@ -28,38 +29,17 @@ const stepTimes = new Float64Array(512);
 let steps = 0;
 let lastReport = 0;
 
-async function fetchBytes(url: string, what: string): Promise<ArrayBuffer> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`${what} ${url} could not be fetched: ${(e as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`${what} ${url} could not be fetched: HTTP ${response.status}`);
-  return response.arrayBuffer();
-}
-
 async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
-  const text = new TextDecoder().decode(await fetchBytes(cardUrl, 'model card'));
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`model card ${cardUrl} is not valid JSON`);
-  }
-  const next = parseModelCard(json, cardUrl);
-  const modelUrl = new URL(next.file, new URL(cardUrl, self.location.href)).href;
-  const bytes = new Uint8Array(await fetchBytes(modelUrl, 'model file'));
-  const loaded = await ModelRunner.create(ort, bytes, next, modelUrl);
-  mask = new Float32Array(next.fftSize / 2 + 1);
+  const loaded = await loadRunnerFromUrl(ort, cardUrl);
+  mask = new Float32Array(loaded.card.fftSize / 2 + 1);
   // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
   // the first frames of the stream, which would then miss their deadline.
   const silence = new Float32Array(mask.length);
   for (let i = 0; i < 20; i++) await loaded.step(silence, mask);
   loaded.reset();
   runner = loaded;
-  card = next;
+  card = loaded.card;
   steps = 0;
 }
 
