@@ -15,6 +15,7 @@ async function fetchOk(url: string, what: string): Promise<Response> {
 }
 
 export async function fetchCard(url: string): Promise<ModelCard> {
+  if (!url) throw new Error('no model card URL was given');
   const response = await fetchOk(url, 'model card');
   let json: unknown;
   try {
