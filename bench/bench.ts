@@ -8,7 +8,7 @@
  * Writes docs/BENCHMARKS.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -26,6 +26,8 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const soakMinutes = arg('soak-minutes', 10);
+// --soak-only: just the browser soak, printed and not written to the docs (for profiling).
+const soakOnly = process.argv.includes('--soak-only');
 const lines: string[] = [];
 const say = (s = '') => {
   console.log(s);
@@ -143,9 +145,63 @@ async function nodeMemory(cardPath: string) {
   return { after10s, after10min: snapshot() };
 }
 
+/** CPU seconds used so far by each process of the browser, by Chromium's process type. */
+function browserCpuSeconds(browserPid: number): Record<string, number> {
+  const ticks = 100; // USER_HZ on Linux
+  const byType: Record<string, number> = {};
+  const children = (pid: number): number[] => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const visit = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+      const kind = type === 'utility' ? `utility ${/--utility-sub-type=([\w.]+)/.exec(cmd)?.[1]?.split('.').pop() ?? ''}` : type;
+      byType[kind] = (byType[kind] ?? 0) + (Number(fields[11]) + Number(fields[12])) / ticks;
+      if (type === 'renderer') {
+        // The page's threads by name: main thread, audio worklet, the model worker, compositor…
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          const t = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const name = t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'));
+          const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+          const key = `renderer/${name}`;
+          byType[key] = (byType[key] ?? 0) + (Number(f[11]) + Number(f[12])) / ticks;
+        }
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+    children(pid).forEach(visit);
+  };
+  visit(browserPid);
+  return byType;
+}
+
+/** The browser Playwright launched from this process (its child whose command names chrom…). */
+function findBrowserPid(): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('chrom')) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return 0;
+}
+
 function startServer(): Promise<ChildProcess> {
   return new Promise((resolvePromise, reject) => {
-    const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that stopping it also stops the vite process npx starts.
+    const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => reject(new Error('vite preview did not start')), 30000);
     server.stdout!.on('data', (d) => {
       if (String(d).includes('4174')) (clearTimeout(timer), resolvePromise(server));
@@ -177,6 +233,8 @@ async function browserFigures() {
     const early = { state: await get(), memory: await memory() };
     const soakFrames = Math.round((soakMinutes * 60 * 16000) / 128);
     let last = early.state;
+    const browserPid = findBrowserPid();
+    const cpuBefore = browserCpuSeconds(browserPid);
     const t0 = Date.now();
     while ((last.stats?.frames ?? 0) < soakFrames) {
       await page.waitForTimeout(5000);
@@ -184,15 +242,38 @@ async function browserFigures() {
       process.stderr.write(`\rsoak: ${((Date.now() - t0) / 60000).toFixed(1)} / ${soakMinutes} min, late frames ${last.stats.lateMasks}`);
     }
     process.stderr.write('\n');
-    return { early, late: { state: last, memory: await memory() } };
+    const cpuAfter = browserCpuSeconds(browserPid);
+    const soakSeconds = (Date.now() - t0) / 1000;
+    const cpuShare = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, (v - (cpuBefore[k] ?? 0)) / soakSeconds]));
+    return { early, late: { state: last, memory: await memory() }, cpuShare };
   } finally {
     busy.kill();
     await browser.close();
-    server.kill();
+    process.kill(-server.pid!);
   }
 }
 
+const mb = (x: number) => `${(x / 1048576).toFixed(1)} MB`;
+
+async function soakSection() {
+  say(`## In the app (headless Chromium), soak of ${soakMinutes} min of real-time audio with one core kept busy`);
+  say();
+  const b = await browserFigures();
+  const s = b.late.state;
+  const all = s.stats.allSteps;
+  say(`- Worker model step, every step of the soak (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins)`);
+  say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker (2 or more is late with a 2-hop wait): ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')}`);
+  say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
+  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait 16 ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
+  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
+  const memLine = (m: { total: number | null; mainHeap: number | null }) => `${m.total !== null ? mb(m.total) + ' whole page (workers and wasm included)' : 'n/a'}, main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
+  say(`- Memory after 10 s: ${memLine(b.early.memory)}`);
+  say(`- Memory after ${soakMinutes} min: ${memLine(b.late.memory)}`);
+  say(`- Browser CPU during the soak, share of one core by process: ${Object.entries(b.cpuShare).filter(([, v]) => v >= 0.001).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ')}`);
+}
+
 async function main() {
+  if (soakOnly) return soakSection();
   const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
   const defaultCard = join(root, 'models', index.default);
   say(`# Benchmarks`);
@@ -222,21 +303,10 @@ async function main() {
   say();
   say(`Targets for the default model: Quell/RNNoise ≤ 0.9 → **${(quell / rtf.RNNoise).toFixed(2)}**; Quell/GTCRN ≤ 0.2 → **${(quell / rtf.GTCRN).toFixed(2)}**.`);
   const mem = await nodeMemory(defaultCard);
-  const mb = (x: number) => `${(x / 1048576).toFixed(1)} MB`;
   say();
   say(`Node memory streaming the engine: after 10 s heap ${mb(mem.after10s.heap)}, array buffers (incl. wasm) ${mb(mem.after10s.arrayBuffers)}, RSS ${mb(mem.after10s.rss)}; after 10 min heap ${mb(mem.after10min.heap)}, array buffers ${mb(mem.after10min.arrayBuffers)}, RSS ${mb(mem.after10min.rss)}.`);
   say();
-  say(`## In the app (headless Chromium), soak of ${soakMinutes} min of real-time audio with one core kept busy`);
-  say();
-  const b = await browserFigures();
-  const s = b.late.state;
-  say(`- Worker model step: ${ms(s.stats.stepMedianMs)} median, ${ms(s.stats.stepP99Ms)} p99 (last 512 steps)`);
-  say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
-  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait 16 ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
-  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
-  const memLine = (m: { total: number | null; mainHeap: number | null }) => `${m.total !== null ? mb(m.total) + ' whole page (workers and wasm included)' : 'n/a'}, main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
-  say(`- Memory after 10 s: ${memLine(b.early.memory)}`);
-  say(`- Memory after ${soakMinutes} min: ${memLine(b.late.memory)}`);
+  await soakSection();
   mkdirSync(join(root, 'docs'), { recursive: true });
   writeFileSync(join(root, 'docs/BENCHMARKS.md'), lines.join('\n') + '\n');
 }

@@ -35,6 +35,8 @@ export interface DenoiserStats {
   stepP99Ms: number;
   workerRestarts: number;
   mask: Float32Array | null;
+  /** Every step since the model loaded (for long runs): percentiles, and how far behind the worker was. */
+  allSteps?: { steps: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; framesBehind: number[] };
 }
 
 export const DEFAULT_MASK_LATENCY = 2;
@@ -210,7 +212,7 @@ export class QuellNode extends AudioWorkletNode {
     worker.onmessage = (e) => {
       if (e.data.type === 'stats') {
         this.lastWorkerBeat = performance.now();
-        Object.assign(this.stats, { stepMedianMs: e.data.stepMedianMs, stepP99Ms: e.data.stepP99Ms, mask: e.data.mask });
+        Object.assign(this.stats, { stepMedianMs: e.data.stepMedianMs, stepP99Ms: e.data.stepP99Ms, allSteps: e.data.allSteps, mask: e.data.mask });
       } else if (e.data.type === 'error' && worker === this.worker) {
         this.onWorkerDied(`model worker failed: ${e.data.message}`);
       }

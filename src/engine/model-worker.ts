@@ -25,9 +25,16 @@ let mask = new Float32Array(257);
 let ring: FrameRing | null = null;
 let port: MessagePort | null = null;
 let resetRequested = false;
-const stepTimes = new Float64Array(512);
+const stepTimes = new Float64Array(512); // the last 512 steps, for the live figures
 let steps = 0;
 let lastReport = 0;
+// Every step since load, for long runs (the benchmark's soak): a histogram in 0.05 ms bins.
+const HISTOGRAM_BIN_MS = 0.05;
+const stepHistogram = new Uint32Array(400); // 0–20 ms; the last bin holds everything slower
+let stepMaxMs = 0;
+// Ring mode: how many newer frames the worklet had already written when each mask was
+// written (0 or 1 is on time with a 2-hop mask wait; more means the worker fell behind).
+const framesBehind = new Uint32Array(8);
 
 async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
@@ -41,6 +48,9 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   runner = loaded;
   card = loaded.card;
   steps = 0;
+  stepHistogram.fill(0);
+  framesBehind.fill(0);
+  stepMaxMs = 0;
 }
 
 async function step(frame: number, magnitudes: Float32Array): Promise<void> {
@@ -50,8 +60,22 @@ async function step(frame: number, magnitudes: Float32Array): Promise<void> {
   }
   const t0 = performance.now();
   await runner!.step(magnitudes, mask);
-  stepTimes[steps++ % stepTimes.length] = performance.now() - t0;
+  const took = performance.now() - t0;
+  stepTimes[steps++ % stepTimes.length] = took;
+  stepHistogram[Math.min(stepHistogram.length - 1, Math.floor(took / HISTOGRAM_BIN_MS))]++;
+  if (took > stepMaxMs) stepMaxMs = took;
   report(frame);
+}
+
+/** The step time below which a fraction `p` of all steps since load fell (upper bin edge). */
+function histogramPercentile(p: number): number {
+  const target = p * steps;
+  let seen = 0;
+  for (let i = 0; i < stepHistogram.length; i++) {
+    seen += stepHistogram[i];
+    if (seen >= target) return (i + 1) * HISTOGRAM_BIN_MS;
+  }
+  return stepMaxMs;
 }
 
 function report(frame: number): void {
@@ -67,6 +91,7 @@ function report(frame: number): void {
     stepMedianMs: sorted[Math.floor(n / 2)] ?? 0,
     stepP99Ms: sorted[Math.min(n - 1, Math.floor(n * 0.99))] ?? 0,
     recoveries: runner?.recoveries ?? 0,
+    allSteps: { steps, p50Ms: histogramPercentile(0.5), p99Ms: histogramPercentile(0.99), p999Ms: histogramPercentile(0.999), maxMs: stepMaxMs, framesBehind: Array.from(framesBehind) },
     mask: mask.slice(),
   });
 }
@@ -90,6 +115,7 @@ async function serveRing(r: FrameRing): Promise<void> {
       r.maskSlots[slot].set(mask);
       r.maskFrames[slot] = next;
       Atomics.store(r.control, MASKED, next + 1);
+      framesBehind[Math.max(0, Math.min(framesBehind.length - 1, Atomics.load(r.control, WRITTEN) - 1 - next))]++;
     }
     next++;
   }
