@@ -15,5 +15,9 @@ export default defineConfig({
   worker: { format: 'es' },
   // onnxruntime-web finds its .wasm next to its own module; pre-bundling would move it.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: { target: 'es2022' },
+  build: {
+    target: 'es2022',
+    // The app, and the engine probe that `npm run bench` opens in the browser.
+    rollupOptions: { input: { app: 'index.html', probe: 'bench/probe.html' } },
+  },
 });

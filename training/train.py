@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--steps", type=int, default=100000, help="upper bound on optimiser steps")
-    ap.add_argument("--minutes", type=float, default=100, help="training time budget")
+    ap.add_argument("--minutes", type=float, default=100, help="training budget in compute minutes (CPU time per thread)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
@@ -121,7 +121,13 @@ def main():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)
 
     budget = args.minutes * 60
-    start = time.time() - state["elapsed"]
+
+    # The budget counts compute time (CPU seconds per thread), not wall-clock time, so that
+    # models trained side by side on a shared machine each get the time they were given.
+    def clock():
+        return time.process_time() / max(1, args.threads)
+
+    start = clock() - state["elapsed"]
     running = []
     while state["step"] < args.steps and state["elapsed"] < budget:
         progress = max(state["step"] / args.steps, state["elapsed"] / budget)
@@ -135,7 +141,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         state["step"] += 1
-        state["elapsed"] = time.time() - start
+        state["elapsed"] = clock() - start
         running.append((float(loss), float(sdr)))
         last = state["step"] >= args.steps or state["elapsed"] >= budget
         if state["step"] % 50 == 0 or last:
