@@ -28,6 +28,8 @@ const arg = (name: string, fallback: number) => {
 const soakMinutes = arg('soak-minutes', 10);
 // --soak-only: just the browser soak, printed and not written to the docs (for profiling).
 const soakOnly = process.argv.includes('--soak-only');
+// --latency N: the app's mask wait in hops (default: the app's own default).
+const latencyParam = process.argv.includes('--latency') ? `?latency=${arg('latency', 2)}` : '';
 const lines: string[] = [];
 const say = (s = '') => {
   console.log(s);
@@ -226,7 +228,7 @@ async function browserFigures() {
     await probePage.close();
     busy = spawn(process.execPath, ['-e', 'for(;;){}']); // from here on a second process keeps one core busy
     const page = await browser.newPage();
-    await page.goto('http://127.0.0.1:4174/');
+    await page.goto(`http://127.0.0.1:4174/${latencyParam}`);
     await page.waitForTimeout(3000); // a person reads the page before pressing Start (the model preloads meanwhile)
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const get = () => page.evaluate(() => (window as unknown as { __quell: { state(): any } }).__quell.state());
@@ -283,9 +285,9 @@ async function soakSection() {
   const s = b.late.state;
   const all = s.stats.allSteps;
   say(`- Worker model step, every step of the soak (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins)`);
-  say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker (2 or more is late with a 2-hop wait): ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')}`);
-  say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
-  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait 16 ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
+  say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker: ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')} (with a ${s.maskLatency}-hop wait, ${s.maskLatency} ahead is one hop late and corrects the rest of its frame; more is late)`);
+  say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; masks one hop late that corrected the rest of their frame: ${s.stats.correctedMasks}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
+  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * 8} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
   say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
   const memLine = (m: { total: number | null; mainHeap: number | null }) => `${m.total !== null ? mb(m.total) + ' whole page (workers and wasm included)' : 'n/a'}, main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
   say(`- Memory after 10 s: ${memLine(b.early.memory)}`);

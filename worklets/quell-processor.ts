@@ -3,8 +3,8 @@
  * StreamAdapter (resampling if the context is not at the model's rate) into FrameEngine; each
  * new frame's magnitudes go to the model worker, and masks come back, over a SharedArrayBuffer
  * ring when the page is cross-origin isolated, else over a MessagePort straight to the worker.
- * The output waits `maskLatency` hops for a mask; a late one holds the previous mask and is
- * counted. Nothing here allocates per quantum on the ring path.
+ * The output waits `maskLatency` hops for a mask; one that comes a hop later corrects the
+ * rest of its frame, a later one holds the previous mask and is counted. Nothing here allocates per quantum on the ring path.
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
@@ -103,7 +103,7 @@ class QuellProcessor extends AudioWorkletProcessor {
     }
     if (++this.quanta % STATS_EVERY === 0) {
       const e = this.engine;
-      this.port.postMessage({ type: 'stats', frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
+      this.port.postMessage({ type: 'stats', frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
       this.peakIn = this.peakOut = 0;
     }
     return true;

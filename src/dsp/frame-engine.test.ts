@@ -67,6 +67,39 @@ test('toggling crossfades: no step larger than the signal itself makes', () => {
   assert.ok(maxOutputStep <= maxInputStep * 1.05, `output step ${maxOutputStep} vs input ${maxInputStep}`);
 });
 
+/** Stream x with masks from `maskOf`, each delivered `maskLatency` hops late, except that
+ *  `slowFrame`'s comes `slowBy` hops later still (Infinity: never). */
+function streamWithSlowMask(x: Float32Array, maskOf: (f: number) => Float32Array, slowFrame: number, slowBy: number) {
+  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 2 });
+  const y = new Float32Array(x.length);
+  for (let start = 0, hop = 0; start + 128 <= x.length; start += 128, hop++) {
+    const f = engine.pushHop(x.subarray(start, start + 128));
+    if (f >= 2 && f - 2 !== slowFrame) engine.setMask(f - 2, maskOf(f - 2)); // just in time
+    if (f === slowFrame + 2 + slowBy) engine.setMask(slowFrame, maskOf(slowFrame));
+    engine.pullHop(y.subarray(start, start + 128));
+  }
+  return { engine, y };
+}
+
+test('a mask one hop late corrects the rest of its frame: only its first quarter slips, and it is not late', () => {
+  const x = whiteNoise(16000, 0.1);
+  // Masks that change every frame, so that holding the previous one is audibly wrong.
+  const maskOf = (f: number) => new Float32Array(257).map((_, k) => 0.5 + 0.5 * Math.sin(0.7 * f + k / 9));
+  const onTime = streamWithSlowMask(x, maskOf, 40, 0);
+  const oneHopLate = streamWithSlowMask(x, maskOf, 40, 1);
+  const neverCame = streamWithSlowMask(x, maskOf, 40, Infinity);
+  const error = (y: Float32Array) => y.reduce((e, v, i) => e + (v - onTime.y[i]) ** 2, 0);
+  assert.equal(onTime.engine.lateMasks + onTime.engine.correctedMasks, 0);
+  assert.equal(oneHopLate.engine.correctedMasks, 1);
+  assert.equal(oneHopLate.engine.lateMasks, 0);
+  assert.equal(neverCame.engine.lateMasks, 1);
+  // Frame 40 plays from hop 42: the correction leaves only that first hop different.
+  const firstHop = 42 * 128;
+  for (let i = 0; i < x.length; i++) if (i < firstHop || i >= firstHop + 128) assert.ok(Math.abs(oneHopLate.y[i] - onTime.y[i]) < 1e-5, `sample ${i}`);
+  assert.ok(error(neverCame.y) > 0);
+  assert.ok(error(oneHopLate.y) < 0.1 * error(neverCame.y), `corrected ${error(oneHopLate.y)} vs held ${error(neverCame.y)}`);
+});
+
 test('a late mask holds the previous one and is counted', () => {
   const x = whiteNoise(128 * 20, 0.1);
   const e2 = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1 });

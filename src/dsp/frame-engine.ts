@@ -22,9 +22,13 @@ export interface FrameEngineOptions {
  *   pullHop(output) → masks frame (newest − maskLatency), inverse FFT, overlap-add, one hop out
  *
  * Output is the input delayed by `delaySamples` = fftSize − hopSize + maskLatency·hopSize.
- * A mask that has not arrived when its frame is due is "late": the previous mask is held
- * (no click) and `lateMasks` counts it; after several in a row the engine crossfades to
- * bypass on its own until masks return. Bypass is a crossfade to the input delayed by the same
+ * A mask that has not arrived when its frame is due is played with the previous mask held
+ * (no click). The frame's first hop has then been heard, but its other three quarters are
+ * still in the overlap-add buffer: if the real mask comes within one more hop, those are
+ * corrected in place (`correctedMasks` counts it; with a √Hann window the first quarter of
+ * a frame carries under 7 % of its energy, so the slip is inaudible). A mask that misses
+ * that too is "late": the held mask stays, and `lateMasks` counts it. After several late
+ * masks in a row the engine crossfades to bypass on its own until masks return. Bypass is a crossfade to the input delayed by the same
  * amount through a delay line, so switching never shifts the audio in time. Non-finite samples
  * become 0 and everything is clamped to [-1, 1] before it reaches the model or the output.
  */
@@ -38,7 +42,10 @@ export class FrameEngine {
   readonly magnitudes: Float32Array;
   /** Frames pushed so far; the last pushed frame is framesPushed − 1. */
   framesPushed = 0;
+  /** Masks that missed their frame entirely (the previous mask was used for all of it). */
   lateMasks = 0;
+  /** Masks that came one hop after their frame began playing, and corrected the rest of it. */
+  correctedMasks = 0;
   /** Non-finite or out-of-range input samples replaced so far. */
   badSamples = 0;
   /** Mask in use (after the floor), for displays. */
@@ -65,6 +72,10 @@ export class FrameEngine {
   private lateInARow = 0;
   /** First frame pushed after the model became ready: earlier frames have no mask coming. */
   private readyFrom = 0;
+  /** Frame played with a held mask whose own mask may still correct the rest of it (-1: none). */
+  private provisionalFrame = -1;
+  private readonly provisionalMask: Float32Array; // the mask that frame was played with
+  private readonly correctionMask: Float32Array;
 
   constructor(o: FrameEngineOptions) {
     this.fftSize = o.fftSize;
@@ -81,6 +92,8 @@ export class FrameEngine {
     this.maskFrame = new Int32Array(this.slots).fill(-1);
     this.heldMask = new Float32Array(this.binCount).fill(1);
     this.currentMask = new Float32Array(this.binCount).fill(1);
+    this.provisionalMask = new Float32Array(this.binCount);
+    this.correctionMask = new Float32Array(this.binCount);
     this.frameOut = new Float32Array(o.fftSize);
     this.overlap = new Float32Array(o.fftSize);
     this.dryLine = new Float32Array(this.delaySamples + o.hopSize);
@@ -107,6 +120,7 @@ export class FrameEngine {
     this.modelReady = ready;
     this.lateInARow = 0;
     this.readyFrom = this.framesPushed;
+    this.provisionalFrame = -1;
     this.updateFadeTarget();
   }
 
@@ -125,6 +139,7 @@ export class FrameEngine {
     this.overlap.fill(0);
     this.maskFrame.fill(-1);
     this.heldMask.fill(1);
+    this.provisionalFrame = -1;
   }
 
   /** Frame the next hop of input; returns the new frame's index. Read `magnitudes` after. */
@@ -148,37 +163,65 @@ export class FrameEngine {
     return frame;
   }
 
-  /** The model's mask for `frame`; ignored if that frame has already been played. */
+  /** The model's mask for `frame`; ignored if that frame has already been played in full. */
   setMask(frame: number, mask: ArrayLike<number>): void {
     const due = this.framesPushed - 1 - this.maskLatency;
+    if (frame === this.provisionalFrame) return this.correctPlayedFrame(frame, mask);
     if (frame < due || frame >= this.framesPushed) return;
     const slot = frame % this.slots;
     const target = this.masks[slot];
-    for (let k = 0; k < this.binCount; k++) {
-      const m = mask[k];
-      target[k] = m >= 0 ? (m <= 1 ? m : 1) : m < 0 ? 0 : 1; // NaN → 1 (pass through)
-    }
+    for (let k = 0; k < this.binCount; k++) target[k] = sanitiseGain(mask[k]);
     this.maskFrame[slot] = frame;
+  }
+
+  /**
+   * The mask of the frame played one hop ago with a held mask: synthesis is linear in the
+   * mask, so adding the frame synthesised with (new − held) mask fixes the three quarters of
+   * it that are still in the overlap-add buffer (shifted by the hop played since).
+   */
+  private correctPlayedFrame(frame: number, mask: ArrayLike<number>): void {
+    const { binCount, hopSize, fftSize, frameOut, overlap } = this;
+    for (let k = 0; k < binCount; k++) {
+      const m = sanitiseGain(mask[k]);
+      this.heldMask[k] = m; // the newest mask is the best guess for a next late frame too
+      this.correctionMask[k] = (m > this.maskFloor ? m : this.maskFloor) - this.provisionalMask[k];
+    }
+    this.spectral.synthesize(this.spectra[frame % this.slots], this.correctionMask, frameOut);
+    for (let n = 0; n < fftSize - hopSize; n++) overlap[n] += frameOut[n + hopSize];
+    this.provisionalFrame = -1;
+    this.correctedMasks++;
+    this.lateInARow = 0;
   }
 
   /** One hop of output: the frame due now is masked, synthesised and overlap-added. */
   pullHop(output: Float32Array): void {
     const { hopSize, fftSize, overlap, frameOut, binCount } = this;
     const due = this.framesPushed - 1 - this.maskLatency;
+    if (this.provisionalFrame >= 0) {
+      // Its mask did not come in time to correct the rest of it either.
+      this.provisionalFrame = -1;
+      this.lateMasks++;
+      this.lateInARow++;
+    }
     if (due >= 0) {
       const slot = due % this.slots;
+      let provisional = false;
       if (this.maskFrame[slot] === due) {
         this.heldMask.set(this.masks[slot]);
         this.lateInARow = 0;
       } else if (this.modelReady && due >= this.readyFrom) {
-        this.lateMasks++;
-        this.lateInARow++;
+        provisional = !this.isStarved; // while starved, no mask is expected to catch up
+        if (!provisional) this.lateMasks++;
       }
       this.updateFadeTarget();
       const mask = this.currentMask;
       for (let k = 0; k < binCount; k++) {
         const m = this.heldMask[k];
         mask[k] = m > this.maskFloor ? m : this.maskFloor;
+      }
+      if (provisional) {
+        this.provisionalFrame = due;
+        this.provisionalMask.set(mask);
       }
       this.spectral.synthesize(this.spectra[slot], mask, frameOut);
       for (let n = 0; n < fftSize; n++) overlap[n] += frameOut[n];
@@ -198,4 +241,9 @@ export class FrameEngine {
     overlap.copyWithin(0, hopSize);
     overlap.fill(0, fftSize - hopSize);
   }
+}
+
+/** A gain in [0, 1]; NaN becomes 1 (pass the bin through). */
+function sanitiseGain(m: number): number {
+  return m >= 0 ? (m <= 1 ? m : 1) : m < 0 ? 0 : 1;
 }

@@ -26,7 +26,10 @@ export interface DenoiserOptions {
 
 export interface DenoiserStats {
   frames: number;
+  /** Masks that missed their frame: the previous mask was used instead. */
   lateMasks: number;
+  /** Masks that came one hop late and corrected the three quarters of their frame still to play. */
+  correctedMasks: number;
   underruns: number;
   badSamples: number;
   peakIn: number;
@@ -106,7 +109,7 @@ export class QuellNode extends AudioWorkletNode {
   transport = '';
   /** Null while a model runs; else why audio is passing through unprocessed. */
   failure: string | null = 'loading model';
-  readonly stats: DenoiserStats = { frames: 0, lateMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
+  readonly stats: DenoiserStats = { frames: 0, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
   private worker: Worker | null = null;
   private ring: FrameRingBuffers | null = null;
   private enabled = true;
