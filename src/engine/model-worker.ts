@@ -33,7 +33,8 @@ const HISTOGRAM_BIN_MS = 0.05;
 const stepHistogram = new Uint32Array(400); // 0–20 ms; the last bin holds everything slower
 let stepMaxMs = 0;
 // Ring mode: how many newer frames the worklet had already written when each mask was
-// written (0 or 1 is on time with a 2-hop mask wait; more means the worker fell behind).
+// written. With an L-hop mask wait, fewer than L is on time, L is one hop late (the rest of
+// the frame is corrected), more is late.
 const framesBehind = new Uint32Array(8);
 
 async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
