@@ -18,7 +18,7 @@ const percentiles = (xs: number[]) => {
   return { median: s[Math.floor(s.length / 2)], p99: s[Math.floor(s.length * 0.99)] };
 };
 
-async function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
+function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
   const hop = new Float32Array(hopSize);
   const out = new Float32Array(hopSize);
   const mask = new Float32Array(bins).fill(0.5);
@@ -73,7 +73,7 @@ async function probe() {
   const card = await fetchCard(cardUrl);
   const bins = card.fftSize / 2 + 1;
   const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 0 });
-  const dsp = await dspPerHop(engine, card.hopSize, bins);
+  const dsp = dspPerHop(engine, card.hopSize, bins);
   const trips = await roundTrips(cardUrl, bins, (1000 * card.hopSize) / card.sampleRate);
   return { model: card.name, dsp, ...trips, isolated: crossOriginIsolated };
 }

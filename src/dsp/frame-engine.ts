@@ -28,9 +28,10 @@ export interface FrameEngineOptions {
  * corrected in place (`correctedMasks` counts it; with a √Hann window the first quarter of
  * a frame carries under 7 % of its energy, so the slip is inaudible). A mask that misses
  * that too is "late": the held mask stays, and `lateMasks` counts it. After several late
- * masks in a row the engine crossfades to bypass on its own until masks return. Bypass is a crossfade to the input delayed by the same
- * amount through a delay line, so switching never shifts the audio in time. Non-finite samples
- * become 0 and everything is clamped to [-1, 1] before it reaches the model or the output.
+ * masks in a row the engine crossfades to bypass on its own until masks return.
+ * Bypass is a crossfade to the input delayed by the same amount through a delay line, so
+ * switching never shifts the audio in time. Non-finite samples become 0 and everything is
+ * clamped to [-1, 1] before it reaches the model or the output.
  */
 export class FrameEngine {
   readonly fftSize: number;

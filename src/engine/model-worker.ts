@@ -70,6 +70,7 @@ async function step(frame: number, magnitudes: Float32Array): Promise<void> {
 
 /** The step time below which a fraction `p` of all steps since load fell (upper bin edge). */
 function histogramPercentile(p: number): number {
+  if (steps === 0) return 0;
   const target = p * steps;
   let seen = 0;
   for (let i = 0; i < stepHistogram.length; i++) {
