@@ -147,9 +147,16 @@ async function nodeMemory(cardPath: string) {
   return { after10s, after10min: snapshot() };
 }
 
+/** A process's or thread's name, parent and CPU seconds so far, from Linux's /proc …/stat. */
+function procStat(path: string): { name: string; ppid: number; cpuSeconds: number } {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the name may hold spaces
+  const ticks = 100; // USER_HZ
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+}
+
 /** CPU seconds used so far by each process of the browser, by Chromium's process type. */
 function browserCpuSeconds(browserPid: number): Record<string, number> {
-  const ticks = 100; // USER_HZ on Linux
   const byType: Record<string, number> = {};
   const children = (pid: number): number[] => {
     try {
@@ -160,20 +167,16 @@ function browserCpuSeconds(browserPid: number): Record<string, number> {
   };
   const visit = (pid: number) => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       const type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
       const kind = type === 'utility' ? `utility ${/--utility-sub-type=([\w.]+)/.exec(cmd)?.[1]?.split('.').pop() ?? ''}` : type;
-      byType[kind] = (byType[kind] ?? 0) + (Number(fields[11]) + Number(fields[12])) / ticks;
+      byType[kind] = (byType[kind] ?? 0) + procStat(`/proc/${pid}/stat`).cpuSeconds;
       if (type === 'renderer') {
         // The page's threads by name: main thread, audio worklet, the model worker, compositor…
         for (const tid of readdirSync(`/proc/${pid}/task`)) {
-          const t = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-          const name = t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'));
-          const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
-          const key = `renderer/${name}`;
-          byType[key] = (byType[key] ?? 0) + (Number(f[11]) + Number(f[12])) / ticks;
+          const thread = procStat(`/proc/${pid}/task/${tid}/stat`);
+          const key = `renderer/${thread.name}`;
+          byType[key] = (byType[key] ?? 0) + thread.cpuSeconds;
         }
       }
     } catch {
@@ -190,9 +193,7 @@ function findBrowserPid(): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('chrom')) return Number(entry);
+      if (procStat(`/proc/${entry}/stat`).ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('chrom')) return Number(entry);
     } catch {
       // gone
     }
