@@ -21,15 +21,17 @@ import { PEERS, createPeer, runPeer } from '../tools/peers';
 import { add, speechLike, whiteNoise } from '../tools/signals';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback: number) => {
+const argText = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? process.argv[i + 1] : undefined;
 };
+const arg = (name: string, fallback: number) => Number(argText(name) ?? fallback);
 const soakMinutes = arg('soak-minutes', 10);
 // --soak-only: just the browser soak, printed and not written to the docs (for profiling).
 const soakOnly = process.argv.includes('--soak-only');
-// --latency N: the app's mask wait in hops (default: the app's own default).
-const latencyParam = process.argv.includes('--latency') ? `?latency=${arg('latency', 2)}` : '';
+// --latency N: the app's mask wait in hops (default: the app's own default);
+// --query 'a=1&b=2': more of the page's query string (for experiments).
+const pageQuery = [argText('latency') && `latency=${argText('latency')}`, argText('query')].filter(Boolean).join('&');
 const lines: string[] = [];
 const say = (s = '') => {
   console.log(s);
@@ -41,6 +43,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 const ms = (x: number) => `${x.toFixed(3)} ms`;
+const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(2)} %`;
 
 async function nodeFigures(cardPath: string) {
   const runner = await loadRunner(cardPath);
@@ -229,7 +232,7 @@ async function browserFigures() {
     await probePage.close();
     busy = spawn(process.execPath, ['-e', 'for(;;){}']); // from here on a second process keeps one core busy
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:4174/${latencyParam}`);
+    await page.goto(`http://127.0.0.1:4174/${pageQuery ? `?${pageQuery}` : ''}`);
     await page.waitForTimeout(3000); // a person reads the page before pressing Start (the model preloads meanwhile)
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const get = () => page.evaluate(() => (window as unknown as { __quell: { state(): any } }).__quell.state());
@@ -285,7 +288,7 @@ async function soakSection() {
   say();
   const s = b.late.state;
   const all = s.stats.allSteps;
-  say(`- Worker model step, every step of the soak (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins)`);
+  say(`- Worker model step, every step of the soak (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins); ${pct(all.over1Ms, all.steps)} took 1 ms or more, ${pct(all.over2Ms, all.steps)} 2 ms or more`);
   say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker: ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')} (with a ${s.maskLatency}-hop wait, ${s.maskLatency} ahead is one hop late and corrects the rest of its frame; more is late)`);
   say(`- Late frames: ${s.stats.lateMasks} of ${s.stats.frames}; masks one hop late that corrected the rest of their frame: ${s.stats.correctedMasks}; engine dropouts (FIFO underruns): ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
   say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop 24 ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * 8} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);

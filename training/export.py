@@ -2,6 +2,7 @@
 
     python3 training/export.py --checkpoint .cache/train/gru/best.pt --out models/quell-gru
     python3 training/export.py --fixture --out models/fixture/quell-fixture
+    python3 training/export.py --reexport --out models/quell-gru   (same weights and card, new graph)
 
 Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
 OUT.pt (the PyTorch weights, for `npm run parity`), and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
@@ -19,7 +20,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
-from quell.model import StepModule, build  # noqa: E402
+from quell.model import RecurrentMask, StepModule, build  # noqa: E402
+from quell.onnx_graph import recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like  # noqa: E402
 
 GOLDEN_FRAMES = 64
@@ -42,8 +44,11 @@ def export(model, out, meta, config):
     states = [torch.zeros(*shape) for _, shape in specs]
     in_names = ["magnitudes"] + [f"{n}_in" for n, _ in specs]
     out_names = ["mask"] + [f"{n}_out" for n, _ in specs]
-    torch.onnx.export(step, (mag, *states), out + ".onnx", input_names=in_names, output_names=out_names,
-                      opset_version=17, do_constant_folding=True)
+    if isinstance(model, RecurrentMask):
+        onnx.save(recurrent_step_graph(model, in_names, out_names), out + ".onnx")
+    else:
+        torch.onnx.export(step, (mag, *states), out + ".onnx", input_names=in_names, output_names=out_names,
+                          opset_version=17, do_constant_folding=True)
     onnx.checker.check_model(onnx.load(out + ".onnx"))
 
     x = golden_signal()
@@ -66,6 +71,7 @@ def export(model, out, meta, config):
     }
     with open(out + ".json", "w") as f:
         json.dump(card, f, indent=2)
+        f.write("\n")
     return card
 
 
@@ -75,9 +81,19 @@ def main():
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
+    ap.add_argument("--reexport", action="store_true",
+                    help="export OUT.pt again (a new graph, same weights), keeping OUT.json's training record")
     args = ap.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    if args.fixture:
+    if args.reexport:
+        ck = torch.load(args.out + ".pt")
+        config = ck["config"]
+        model = build(**config)
+        model.load_state_dict(ck["model"])
+        generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "input", "output", "states",
+                     "parameters", "golden"}
+        meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
+    elif args.fixture:
         torch.manual_seed(1234)
         config = {"arch": "gru", "hidden": 16, "layers": 2}
         model = build(**config)

@@ -80,6 +80,13 @@ function histogramPercentile(p: number): number {
   return stepMaxMs;
 }
 
+/** How many steps since load took `ms` or longer. */
+function stepsOver(ms: number): number {
+  let n = 0;
+  for (let i = Math.round(ms / HISTOGRAM_BIN_MS); i < stepHistogram.length; i++) n += stepHistogram[i];
+  return n;
+}
+
 function report(frame: number): void {
   const now = performance.now();
   if (now - lastReport < 100) return;
@@ -93,7 +100,7 @@ function report(frame: number): void {
     stepMedianMs: sorted[Math.floor(n / 2)] ?? 0,
     stepP99Ms: sorted[Math.min(n - 1, Math.floor(n * 0.99))] ?? 0,
     recoveries: runner?.recoveries ?? 0,
-    allSteps: { steps, p50Ms: histogramPercentile(0.5), p99Ms: histogramPercentile(0.99), p999Ms: histogramPercentile(0.999), maxMs: stepMaxMs, framesBehind: Array.from(framesBehind) },
+    allSteps: { steps, p50Ms: histogramPercentile(0.5), p99Ms: histogramPercentile(0.99), p999Ms: histogramPercentile(0.999), maxMs: stepMaxMs, over1Ms: stepsOver(1), over2Ms: stepsOver(2), framesBehind: Array.from(framesBehind) },
     mask: mask.slice(),
   });
 }
