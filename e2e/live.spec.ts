@@ -149,6 +149,37 @@ test('after 20 s of audio the page shows its timing figures and no late frames; 
   }
 });
 
+test('the live views follow the audio: the level meters move, the spectrograms sweep and show it', async () => {
+  const { browser, page } = await openApp(noisySpeech().file);
+  try {
+    const input = page.getByRole('meter', { name: 'Input level' });
+    await expect(input).toHaveAttribute('aria-valuetext', 'silent');
+    await start(page);
+    await flow(page, 2);
+    await expect.poll(async () => Number(await input.getAttribute('aria-valuenow'))).toBeGreaterThan(-60);
+    // Per spectrogram: where the white cursor line is, and how many pixels show energy.
+    const look = () => page.evaluate(() => [...document.querySelectorAll<HTMLCanvasElement>('.spectrogram canvas')].map((c) => {
+      const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let cursor = -1;
+      for (let x = 0; x < c.width; x++) if (px[4 * x] === 255 && px[4 * x + 1] === 255 && px[4 * x + 2] === 255) cursor = x;
+      let lit = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] > 60) lit++;
+      return { width: c.width, cursor, lit };
+    }));
+    const before = await look();
+    await page.waitForTimeout(1000);
+    const after = await look();
+    expect(after).toHaveLength(2);
+    for (let i = 0; i < 2; i++) {
+      expect(after[i].cursor).toBeGreaterThanOrEqual(0);
+      expect((after[i].cursor - before[i].cursor + after[i].width) % after[i].width).toBeGreaterThanOrEqual(10); // ≥ 10 columns a second
+      expect(after[i].lit).toBeGreaterThan(500);
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the delay measured on a click train equals the documented delay within one render quantum', async () => {
   await checkDelay('');
 });
