@@ -80,7 +80,7 @@ export function bestLag(reference: Float32Array, delayed: Float32Array, maxLag: 
 
 /**
  * Where the looped source file (resampled to the captured rate) starts inside the captured
- * microphone signal: coarse search on 10 ms energy envelopes, then sample-exact refinement.
+ * microphone signal: coarse search on envelopes of 160-sample blocks, then sample-exact refinement.
  */
 export function loopOffset(source: Float32Array, captured: Float32Array): number {
   const block = 160;
@@ -88,13 +88,17 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
   const es = envelope(source);
   const ec = envelope(captured);
   // Pearson correlation of log envelopes over one whole loop: shape, not loudness, decides.
+  // Every start with a whole loop after it is a candidate, not only those within the first
+  // loop: the capture opens with silence (the microphone starts after the recorder), so when the
+  // file's loop begins in that silence, the first whole loop starts just past one loop length.
+  // (Limiting the search to one loop made the 48 kHz test fail about one run in three.)
   const log = (e: Float64Array) => e.map((v) => Math.log(v + 1e-6));
   const ls = log(es);
   const lc = log(ec);
   const n = Math.min(ls.length, lc.length - 1);
   let best = -Infinity;
   let coarse = 0;
-  for (let s = 0; s + n <= lc.length && s < ls.length; s++) {
+  for (let s = 0; s + n <= lc.length; s++) {
     let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
     for (let i = 0; i < n; i++) {
       const a = ls[i];
