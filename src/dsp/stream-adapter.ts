@@ -75,26 +75,29 @@ export class StreamAdapter {
         this.writeFifo(this.upBuffer, n);
       }
     }
-    const size = this.outFifo.length;
+    // (Ring indices wrap by comparison: a % per sample costs as much as the rest of the loop.)
+    const fifo = this.outFifo;
     if (this.outCount < output.length) this.underruns++;
-    for (let i = 0; i < output.length; i++) {
-      if (this.outCount > 0) {
-        output[i] = this.outFifo[this.outRead];
-        this.outRead = (this.outRead + 1) % size;
-        this.outCount--;
-      } else {
-        output[i] = 0;
-      }
+    const available = Math.min(this.outCount, output.length);
+    let read = this.outRead;
+    for (let i = 0; i < available; i++) {
+      output[i] = fifo[read];
+      if (++read === fifo.length) read = 0;
     }
+    output.fill(0, available);
+    this.outRead = read;
+    this.outCount -= available;
   }
 
   private writeFifo(samples: Float32Array, n: number): void {
-    const size = this.outFifo.length;
-    let write = (this.outRead + this.outCount) % size;
-    for (let i = 0; i < n && this.outCount < size; i++) {
-      this.outFifo[write] = samples[i];
-      write = (write + 1) % size;
-      this.outCount++;
+    const fifo = this.outFifo;
+    const count = Math.min(n, fifo.length - this.outCount);
+    let write = this.outRead + this.outCount;
+    if (write >= fifo.length) write -= fifo.length;
+    for (let i = 0; i < count; i++) {
+      fifo[write] = samples[i];
+      if (++write === fifo.length) write = 0;
     }
+    this.outCount += count;
   }
 }

@@ -12,7 +12,7 @@ export interface OfflineOptions {
 /** Resample a whole signal with no delay: output k is input time k·inRate/outRate. */
 export function resampleAligned(input: Float32Array, inRate: number, outRate: number): Float32Array {
   if (inRate === outRate) return input;
-  const r = new StreamingResampler(inRate, outRate, 16, 4096, true);
+  const r = new StreamingResampler(inRate, outRate, undefined, 4096, true);
   const padded = new Float32Array(input.length + r.delayFlush);
   padded.set(input);
   const out = new Float32Array(r.maxOutput(padded.length));
