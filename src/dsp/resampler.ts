@@ -26,7 +26,7 @@ function besselI0(x: number): number {
   return sum;
 }
 
-function gcd(a: number, b: number): number {
+export function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }
@@ -38,9 +38,9 @@ export class StreamingResampler {
   readonly delayIn: number;
   private readonly halfWidth: number;
   private readonly taps: number;
-  /** Output time advances by `advance / positions` input samples per output. */
-  private readonly positions: number;
-  private readonly advance: number;
+  /** Every `advance` input samples make exactly `positions` output samples (rates divided by their gcd). */
+  readonly positions: number;
+  readonly advance: number;
   /** The kernel for each phase (taps each), over input samples centre − halfWidth + 1 … centre + halfWidth. */
   private readonly bank: Float64Array;
   private readonly phases: number;
@@ -96,6 +96,18 @@ export class StreamingResampler {
   /** Zeros to append after the last input so that every output it implies comes out. */
   get delayFlush(): number {
     return 2 * this.halfWidth + 2;
+  }
+
+  /**
+   * How many outputs a fresh resampler has written once it has been given `inputs` samples in
+   * all, however they were split into calls (every call writes all the outputs it can).
+   */
+  outputsAfter(inputs: number): number {
+    // Output k is written once (centre₀ + halfWidth + 1)·positions + k·advance < (lead + inputs)·positions.
+    const lead = 2 * this.halfWidth - 1;
+    const firstCentre = this.delayIn === 0 ? lead : this.halfWidth - 1;
+    const room = (lead + inputs - firstCentre - this.halfWidth - 1) * this.positions;
+    return room > 0 ? Math.ceil(room / this.advance) : 0;
   }
 
   /** Most outputs `process` can produce from `inputLength` samples. */

@@ -1,5 +1,7 @@
 import { FrameEngine } from './frame-engine';
-import { StreamingResampler } from './resampler';
+import { StreamingResampler, gcd } from './resampler';
+
+const lcm = (a: number, b: number) => (a / gcd(a, b)) * b;
 
 /**
  * Runs a FrameEngine (at the model's rate, in hops) from render quanta at the context's rate.
@@ -45,12 +47,35 @@ export class StreamAdapter {
     this.up = new StreamingResampler(modelRate, contextRate);
     this.downBuffer = new Float32Array(this.down.maxOutput(maxQuantum));
     this.upBuffer = new Float32Array(this.up.maxOutput(hop));
-    // A hop arrives every hop·ratio context samples; prime by one hop plus one quantum.
     const ratio = contextRate / modelRate;
-    const prime = Math.ceil(hop * ratio) + maxQuantum;
+    const prime = this.leastPrime(maxQuantum);
     this.outFifo = new Float32Array(prime + 4 * Math.ceil(hop * ratio) + 4 * maxQuantum);
     this.outCount = prime;
     this.delaySamples = this.down.delayIn + (engine.delaySamples + this.up.delayIn) * ratio + prime;
+  }
+
+  /**
+   * The least silence the output FIFO must start with so that it never runs dry: the largest
+   * shortfall, over every quantum, of what has come out of the up-resampler against what has
+   * been played. Exact, since which quantum completes which hop depends only on sample counts
+   * (the model worker only supplies masks, never samples). At 48 kHz it is 259 samples
+   * (5.4 ms), where a hop plus a quantum (512) was used before.
+   */
+  private leastPrime(quantum: number): number {
+    const down = this.down!;
+    const up = this.up!;
+    const hop = this.engine.hopSize;
+    // The shortfall repeats once the input has advanced whole cycles of the down-resampler
+    // whose outputs make whole hops that fill whole cycles of the up-resampler.
+    const outputsPerCycle = lcm(hop, up.advance);
+    const inputsPerCycle = down.advance * (outputsPerCycle / gcd(outputsPerCycle, down.positions));
+    const quanta = lcm(inputsPerCycle, quantum) / quantum + 64; // + the start, before the first outputs
+    let prime = 0;
+    for (let q = 1; q <= quanta; q++) {
+      const hops = Math.floor(down.outputsAfter(q * quantum) / hop);
+      prime = Math.max(prime, q * quantum - up.outputsAfter(hops * hop));
+    }
+    return prime;
   }
 
   /** Process one render quantum. `onFrame(frameIndex, magnitudes)` sees each new frame. */
