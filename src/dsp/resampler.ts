@@ -45,19 +45,20 @@ export class StreamingResampler {
   private readonly bank: Float64Array;
   private readonly phases: number;
   private readonly history: Float64Array;
+  /** Zeros the history starts with, and where the first output's kernel is centred in it. */
+  private readonly lead: number;
+  private readonly firstCentre: number;
   private filled: number;
   // Time of the next output in `history`: centre + offset / positions input samples.
   private centre: number;
   private offset = 0;
 
   /**
-   * `compensateDelay` (for whole files, not streams): output k stands for input time exactly
-   * k·inRate/outRate; flush with `delayFlush` zeros at the end to get the last outputs.
-   */
-  /**
    * The defaults, at 48 ↔ 16 kHz: flat to 6 kHz, −1.2 dB at 7 kHz, −13 dB at 8 kHz, at least
    * 70 dB down from 9 kHz (the aliases that would land in the speech band); 76 taps per 16 kHz
    * output going down, 26 per 48 kHz output going up.
+   * `compensateDelay` (for whole files, not streams): output k stands for input time exactly
+   * k·inRate/outRate; flush with `delayFlush` zeros at the end to get the last outputs.
    */
   constructor(inRate: number, outRate: number, zeroCrossings = 12, maxChunk = 4096, compensateDelay = false) {
     this.inRate = inRate;
@@ -86,11 +87,12 @@ export class StreamingResampler {
     }
     // The history starts with silence: 2·halfWidth − 1 zeros, so that the first output's
     // kernel (centred halfWidth − 1, or 2·halfWidth − 1 with compensation) lies inside it and
-    // output k stands for input time k·step − delayIn.
-    const lead = 2 * this.halfWidth - 1;
-    this.history = new Float64Array(lead + this.taps + maxChunk + 2);
-    this.filled = lead;
-    this.centre = compensateDelay ? lead : this.halfWidth - 1;
+    // output k stands for input time k·inRate/outRate − delayIn.
+    this.lead = 2 * this.halfWidth - 1;
+    this.firstCentre = compensateDelay ? this.lead : this.halfWidth - 1;
+    this.history = new Float64Array(this.lead + this.taps + maxChunk + 2);
+    this.filled = this.lead;
+    this.centre = this.firstCentre;
   }
 
   /** Zeros to append after the last input so that every output it implies comes out. */
@@ -103,10 +105,8 @@ export class StreamingResampler {
    * all, however they were split into calls (every call writes all the outputs it can).
    */
   outputsAfter(inputs: number): number {
-    // Output k is written once (centre₀ + halfWidth + 1)·positions + k·advance < (lead + inputs)·positions.
-    const lead = 2 * this.halfWidth - 1;
-    const firstCentre = this.delayIn === 0 ? lead : this.halfWidth - 1;
-    const room = (lead + inputs - firstCentre - this.halfWidth - 1) * this.positions;
+    // Output k is written once (firstCentre + halfWidth + 1)·positions + k·advance < (lead + inputs)·positions.
+    const room = (this.lead + inputs - this.firstCentre - this.halfWidth - 1) * this.positions;
     return room > 0 ? Math.ceil(room / this.advance) : 0;
   }
 
