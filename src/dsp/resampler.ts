@@ -129,6 +129,15 @@ export class StreamingResampler {
       // every output whose kernel lies inside the history (and a sample to spare)
       const end = this.filled * positions;
       while ((centre + halfWidth + 1) * positions + offset < end) {
+        if (positions === 1) {
+          // Whole-number decimation (48 → 16 kHz): one kernel, symmetric about the centre
+          // (its last tap, at halfWidth, is zero), so each pair of taps shares a multiply.
+          let sum = history[centre] * bank[halfWidth - 1];
+          for (let i = 1, k = halfWidth; i < halfWidth; i++, k++) sum += (history[centre - i] + history[centre + i]) * bank[k];
+          output[written++] = sum;
+          centre += advance;
+          continue;
+        }
         let phase = offset;
         let first = centre - halfWidth + 1;
         if (phases !== positions) {
