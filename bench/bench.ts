@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { FrameEngine } from '../src/dsp/frame-engine';
+import { engineOptions } from '../src/engine/card';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
 import { loadRunner, readCard } from '../src/engine/load-node';
 import type { ModelRunner } from '../src/engine/model-runner';
@@ -66,7 +67,7 @@ async function nodeFigures(cardPath: string) {
   const card = runner.card;
   const bins = card.fftSize / 2 + 1;
   const signal = add(speechLike(20, 16000, 5, 0.1).samples, whiteNoise(320000, 0.01, 6));
-  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 0 });
+  const engine = new FrameEngine(engineOptions(card, 0));
   const mask = new Float32Array(bins);
   const out = new Float32Array(card.hopSize);
   const stepTimes: number[] = [];
@@ -135,7 +136,7 @@ const QUELL_AT_48K = (model: string) => `Quell ${model} in a 48 kHz context`;
  */
 async function streamLikeTheWorklet(x: Float32Array, rate: number, runner: ModelRunner): Promise<void> {
   const card = runner.card;
-  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 1 });
+  const engine = new FrameEngine(engineOptions(card, 1));
   const adapter = new StreamAdapter(engine, rate, card.sampleRate);
   const quantum = new Float32Array(128);
   const mask = new Float32Array(card.fftSize / 2 + 1);

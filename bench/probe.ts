@@ -9,6 +9,7 @@
  * AudioWorkletGlobalScope has no performance.now()).
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
+import { engineOptions } from '../src/engine/card';
 import { defaultModelUrl } from '../src/engine/denoiser';
 import { fetchCard } from '../src/engine/load-web';
 import { createFrameRing, FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
@@ -72,7 +73,7 @@ async function probe() {
   const cardUrl = await defaultModelUrl();
   const card = await fetchCard(cardUrl);
   const bins = card.fftSize / 2 + 1;
-  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 0 });
+  const engine = new FrameEngine(engineOptions(card, 0));
   const dsp = dspPerHop(engine, card.hopSize, bins);
   const trips = await roundTrips(cardUrl, bins, (1000 * card.hopSize) / card.sampleRate);
   return { model: card.name, dsp, ...trips, isolated: crossOriginIsolated };

@@ -1,14 +1,17 @@
 /**
  * npm run eval — the evaluation table, regenerated, never edited by hand.
  *
- * Builds (once) the fixed validation set from the held-out split (training/make_eval_set.py),
- * then runs in one process: the noisy input, every Quell model in models/index.json, and GTCRN,
- * RNNoise (at 48 kHz) and Speex from @sapphi-red/web-noise-suppressor, and writes
- * docs/EVALUATION.md and docs/evaluation.json.
+ * Builds (once) two fixed sets (training/make_eval_set.py): "unseen", from whole packages that
+ * training never touches (other voices, languages, microphones, rooms and noises), and "val",
+ * the training sources' held-out groups. Then runs in one process: the noisy input, every Quell
+ * model in models/index.json, and GTCRN, RNNoise (at 48 kHz) and Speex from
+ * @sapphi-red/web-noise-suppressor, on both, and writes docs/EVALUATION.md (the unseen table
+ * first: it is the one that predicts what users hear) and docs/evaluation.json.
  *
  *   npm run eval [-- --limit N]   (N clips per group, for a quick look)
  */
 import { execFileSync } from 'node:child_process';
+import { framingDelay } from '../src/dsp/window';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,19 +23,20 @@ import { PEERS, createPeer, runPeer } from './peers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = process.env.QUELL_CACHE ?? join(root, '.cache');
-const evalDir = join(cache, 'eval');
+const SETS = ['unseen', 'val'] as const;
+type SetName = (typeof SETS)[number];
 
-interface Item { id: string; kind: 'mix' | 'clean' | 'noise'; noise: string; snr: number | null }
+interface Item { id: string; kind: 'mix' | 'clean' | 'noise'; noise: string; snr: number | null; speechDbfs?: number }
 interface System { name: string; run: (x: Float32Array) => Promise<Float32Array>; delayMs: number; seconds: number }
 
-function ensureEvalSet(): void {
-  if (existsSync(join(evalDir, 'manifest.json'))) return;
+function ensureEvalSet(name: SetName): void {
+  if (existsSync(join(cache, 'eval', name, 'manifest.json'))) return;
   const py = '/usr/bin/python3';
-  if (!existsSync(join(cache, 'prepared', 'speech_val.pkl'))) {
+  if (!existsSync(join(cache, 'prepared', `speech_${name}.pkl`))) {
     execFileSync('bash', [join(root, 'training/fetch_data.sh')], { stdio: 'inherit' });
     execFileSync(py, [join(root, 'training/prepare_data.py')], { stdio: 'inherit' });
   }
-  execFileSync(py, [join(root, 'training/make_eval_set.py')], { stdio: 'inherit' });
+  execFileSync(py, [join(root, 'training/make_eval_set.py'), name], { stdio: 'inherit' });
 }
 
 /** Constant delay of a system, from the cross-correlation peak on a clean clip. */
@@ -79,52 +83,35 @@ function table(rows: string[][]): string {
   return head + rows.slice(1).map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
 }
 
-async function main(): Promise<void> {
-  const limitArg = process.argv.indexOf('--limit');
-  const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : Infinity;
-  ensureEvalSet();
-  const manifest = JSON.parse(readFileSync(join(evalDir, 'manifest.json'), 'utf8')) as { items: Item[] };
+type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number };
+type Summary = ReturnType<typeof summarise>[number];
+
+const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+function loadSet(name: SetName, limit: number) {
+  ensureEvalSet(name);
+  const dir = join(cache, 'eval', name);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { items: Item[] };
   const perGroup = new Map<string, number>();
   const items = manifest.items.filter((it) => {
     const key = `${it.kind}:${it.noise}:${it.snr}`;
     perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
     return perGroup.get(key)! <= limit;
   });
-  const load = (id: string, which: string) => decodeWav(readFileSync(join(evalDir, `${id}.${which}.wav`))).channels[0];
-  const probe = load(items.find((i) => i.kind === 'clean')!.id, 'clean');
+  const load = (id: string, which: string) => decodeWav(readFileSync(join(dir, `${id}.${which}.wav`))).channels[0];
+  return { items, load };
+}
 
-  const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
-  const cardOf = new Map<string, string>(); // system name → card path, to record its scores
-  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
-  for (const m of index.models) {
-    const runner = await loadRunner(join(root, 'models', m));
-    if (runner.card.fixture) continue;
-    const card = runner.card;
-    // Quell's live delay: window − hop + the mask wait (2 hops) at 16 kHz; files are compensated.
-    const delayMs = ((card.fftSize - card.hopSize + 2 * card.hopSize) / card.sampleRate) * 1000;
-    cardOf.set(`Quell ${card.name}`, join(root, 'models', m));
-    const system: System = {
-      name: `Quell ${card.name}`,
-      delayMs,
-      seconds: 0,
-      run: async (x) => {
-        const t = performance.now();
-        const y = await denoiseChannel(x, 16000, runner);
-        system.seconds += (performance.now() - t) / 1000;
-        return y;
-      },
-    };
-    systems.push(system);
-  }
-  for (const peer of PEERS) systems.push(await peerSystem(peer, probe));
-
-  type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number };
+async function score(set: ReturnType<typeof loadSet>, systems: System[], label: string) {
+  const { items, load } = set;
   const results = new Map<string, { item: Item; scores: Scores }[]>();
-  let audioSeconds = 0;
   for (const [n, item] of items.entries()) {
     const clean = load(item.id, 'clean');
     const noisy = load(item.id, 'noisy');
-    audioSeconds += noisy.length / 16000;
     const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
     for (const s of systems) {
       const y = await s.run(noisy);
@@ -141,66 +128,134 @@ async function main(): Promise<void> {
       if (!results.has(s.name)) results.set(s.name, []);
       results.get(s.name)!.push({ item, scores });
     }
-    process.stderr.write(`\r${n + 1}/${items.length} clips`);
+    process.stderr.write(`\r${label}: ${n + 1}/${items.length} clips`);
   }
   process.stderr.write('\n');
+  return results;
+}
 
-  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+function summarise(items: Item[], systems: System[], results: Map<string, { item: Item; scores: Scores }[]>) {
   const snrs = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.snr!))].sort((a, b) => a - b);
   const noises = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.noise))];
-  const summary = systems.map((s) => {
+  const noiseOnly = [...new Set(items.filter((i) => i.kind === 'noise').map((i) => i.noise))];
+  return systems.map((s) => {
     const r = results.get(s.name)!;
     const mix = r.filter((x) => x.item.kind === 'mix');
+    const clean = r.filter((x) => x.item.kind === 'clean').map((x) => Math.min(x.scores.sisdr, 99));
+    const quiet = r.filter((x) => x.item.kind !== 'noise' && (x.item.speechDbfs ?? 0) < -30);
+    const atten = r.filter((x) => x.item.kind === 'noise');
     return {
       system: s.name,
       deltaSiSdr: avg(mix.map((x) => x.scores.dsisdr)),
       deltaSiSdrBySnr: Object.fromEntries(snrs.map((snr) => [snr, avg(mix.filter((x) => x.item.snr === snr).map((x) => x.scores.dsisdr))])),
       deltaSiSdrByNoise: Object.fromEntries(noises.map((nz) => [nz, avg(mix.filter((x) => x.item.noise === nz).map((x) => x.scores.dsisdr))])),
+      deltaSiSdrQuietSpeech: avg(quiet.filter((x) => x.item.kind === 'mix').map((x) => x.scores.dsisdr)),
       stoi: avg(mix.map((x) => x.scores.stoi)),
       estoi: avg(mix.map((x) => x.scores.estoi)),
-      cleanSiSdr: avg(r.filter((x) => x.item.kind === 'clean').map((x) => Math.min(x.scores.sisdr, 99))),
-      noiseAttenuationDb: avg(r.filter((x) => x.item.kind === 'noise').map((x) => x.scores.atten)),
-      realTimeFactor: s.seconds / audioSeconds,
+      cleanSiSdr: avg(clean),
+      cleanSiSdrWorst: Math.min(...clean),
+      noiseAttenuationDb: avg(atten.map((x) => x.scores.atten)),
+      noiseAttenuationMedianDb: median(atten.map((x) => x.scores.atten)),
+      noiseAttenuationByNoise: Object.fromEntries(noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))])),
+      realTimeFactor: 0,
       delayMs: s.delayMs,
     };
   });
+}
 
+function section(title: string, blurb: string, items: Item[], summary: Summary[]): string {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  const snrs = Object.keys(summary[0].deltaSiSdrBySnr).map(Number).sort((a, b) => a - b);
+  const noises = Object.keys(summary[0].deltaSiSdrByNoise);
+  const noiseOnly = Object.keys(summary[0].noiseAttenuationByNoise);
   const main = table([
-    ['system', 'ΔSI-SDR (dB)', 'STOI', 'ESTOI', 'clean in: SI-SDR (dB)', 'noise alone: attenuation (dB)', 'real-time factor', 'delay (ms)'],
-    ...summary.map((s) => [s.system, f(s.deltaSiSdr), f(s.stoi, 3), f(s.estoi, 3), f(s.cleanSiSdr, 1), f(s.noiseAttenuationDb, 1), s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4), f(s.delayMs, 1)]),
+    ['system', 'ΔSI-SDR (dB)', 'STOI', 'ESTOI', 'clean in: SI-SDR mean (worst) (dB)', 'noise alone: attenuation median (dB)', 'real-time factor', 'delay (ms)'],
+    ...summary.map((s) => [s.system, f(s.deltaSiSdr), f(s.stoi, 3), f(s.estoi, 3), `${f(s.cleanSiSdr, 1)} (${f(s.cleanSiSdrWorst, 1)})`, f(s.noiseAttenuationMedianDb, 1), s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4), f(s.delayMs, 1)]),
   ]);
   const bySnr = table([['system', ...snrs.map((x) => `${x} dB`)], ...summary.map((s) => [s.system, ...snrs.map((x) => f(s.deltaSiSdrBySnr[x]))])]);
-  const byNoise = table([['system', ...noises], ...summary.map((s) => [s.system, ...noises.map((x) => f(s.deltaSiSdrByNoise[x]))])]);
+  const byNoise = table([['system', ...noises, 'speech below −30 dBFS'], ...summary.map((s) => [s.system, ...noises.map((x) => f(s.deltaSiSdrByNoise[x])), f(s.deltaSiSdrQuietSpeech)])]);
+  const byNoiseOnly = table([['system', ...noiseOnly], ...summary.map((s) => [s.system, ...noiseOnly.map((x) => f(s.noiseAttenuationByNoise[x], 1))])]);
   const mixes = items.filter((i) => i.kind === 'mix').length;
+  return `## ${title}
+
+${blurb} ${mixes} mixtures of 8 s (noises ${noises.join(', ')}; SNR ${snrs.join(', ')} dB), ${items.filter((i) => i.kind === 'clean').length} clean-speech clips and ${items.filter((i) => i.kind === 'noise').length} noise-only clips.
+
+${main}
+ΔSI-SDR by input SNR (dB):
+
+${bySnr}
+ΔSI-SDR by noise type (dB):
+
+${byNoise}
+Noise alone, median attenuation by kind (dB):
+
+${byNoiseOnly}`;
+}
+
+async function main(): Promise<void> {
+  const limitArg = process.argv.indexOf('--limit');
+  const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : Infinity;
+  const sets = Object.fromEntries(SETS.map((name) => [name, loadSet(name, limit)])) as Record<SetName, ReturnType<typeof loadSet>>;
+  const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
+  const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
+  const cardOf = new Map<string, string>(); // system name → card path, to record its scores
+  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
+  for (const m of index.models) {
+    const runner = await loadRunner(join(root, 'models', m));
+    if (runner.card.fixture) continue;
+    const card = runner.card;
+    // Quell's live delay at 16 kHz: the framing's own delay + the mask wait (2 hops); files are compensated.
+    const delayMs = ((framingDelay(card) + 2 * card.hopSize) / card.sampleRate) * 1000;
+    cardOf.set(`Quell ${card.name}`, join(root, 'models', m));
+    const system: System = {
+      name: `Quell ${card.name}`,
+      delayMs,
+      seconds: 0,
+      run: async (x) => {
+        const t = performance.now();
+        const y = await denoiseChannel(x, 16000, runner);
+        system.seconds += (performance.now() - t) / 1000;
+        return y;
+      },
+    };
+    systems.push(system);
+  }
+  for (const peer of PEERS) systems.push(await peerSystem(peer, probe));
+
+
+  const blurbs: Record<SetName, [string, string]> = {
+    unseen: ['Unseen sources (headline)', 'Built by `training/make_eval_set.py unseen` from whole packages that training never touches (`training/prepare_data.py` UNSEEN_*): home-recorded words in 21 languages (ktuberling), Mandarin syllables (gcin-voice), an Italian male prompt voice (asterisk it); machinery, ventilation and ambience (ufoai), work and impact sounds, animals and crowds (widelands), babble of those unseen talkers, pink noise. Speech from −45 to −6 dBFS, a third of it reverberant.'],
+    val: ['In-domain (validation split)', 'Built by `training/make_eval_set.py val` from the validation split: groups (game levels, languages, speakers, noise files) held out from training, but from the same sources, so it flatters every model trained on them.'],
+  };
+  const summaries = {} as Record<SetName, Summary[]>;
+  const sections: string[] = [];
+  for (const name of SETS) {
+    for (const s of systems) s.seconds = 0;
+    const results = await score(sets[name], systems, name);
+    const audioSeconds = sets[name].items.reduce((t, it) => t + sets[name].load(it.id, 'noisy').length / 16000, 0);
+    summaries[name] = summarise(sets[name].items, systems, results).map((x, i) => ({ ...x, realTimeFactor: systems[i].seconds / audioSeconds }));
+    sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
+  }
   const doc = `# Evaluation
 
 Generated by \`npm run eval\` on ${new Date().toISOString().slice(0, 10)} — do not edit by hand.
 
-Set: ${mixes} mixtures of 8 s (noises ${noises.join(', ')}; SNR ${snrs.join(', ')} dB), ${items.filter((i) => i.kind === 'clean').length} clean-speech clips and ${items.filter((i) => i.kind === 'noise').length} noise-only clips, built by \`training/make_eval_set.py\` from the validation split (speakers, game levels, languages and noise files never seen in training). All systems run in this one process on this machine: Quell through its TypeScript engine in onnxruntime-web (wasm, one thread); GTCRN, RNNoise (48 kHz, resampled) and Speex as the AudioWorklet processors of \`@sapphi-red/web-noise-suppressor\`. Peers' outputs are aligned by their measured delay before scoring. Delay: Quell's is its live mic-to-speaker engine delay; peers' is measured on their output.
+All systems run in this one process on this machine: Quell through its TypeScript engine in onnxruntime-web (wasm, one thread); GTCRN, RNNoise (48 kHz, resampled) and Speex as the AudioWorklet processors of \`@sapphi-red/web-noise-suppressor\`. Peers' outputs are aligned by their measured delay before scoring. Delay: Quell's is its live mic-to-speaker engine delay at 16 kHz; peers' is measured on their output.
 
-## Overall (mixtures; clean and noise-only clips in their own columns)
-
-${main}
-## ΔSI-SDR by input SNR (dB)
-
-${bySnr}
-## ΔSI-SDR by noise type (dB)
-
-${byNoise}`;
+${sections.join('\n')}`;
   mkdirSync(join(root, 'docs'), { recursive: true });
   if (limit === Infinity) {
-    // Each model card carries its own validation scores.
-    for (const s of summary) {
+    // Each model card carries its own scores on both sets.
+    for (const [i, s] of summaries.unseen.entries()) {
       const path = cardOf.get(s.system);
       if (!path) continue;
       const card = JSON.parse(readFileSync(path, 'utf8'));
-      const { system: _name, ...scores } = s;
-      card.validation = { date: new Date().toISOString().slice(0, 10), set: 'npm run eval (docs/EVALUATION.md)', ...scores };
+      const strip = ({ system: _name, ...scores }: Summary) => scores;
+      card.validation = { date: new Date().toISOString().slice(0, 10), set: 'npm run eval (docs/EVALUATION.md)', unseen: strip(s), inDomain: strip(summaries.val[i]) };
       writeFileSync(path, JSON.stringify(card, null, 2) + '\n');
     }
     writeFileSync(join(root, 'docs/EVALUATION.md'), doc);
-    writeFileSync(join(root, 'docs/evaluation.json'), JSON.stringify({ date: new Date().toISOString(), clips: items.length, summary }, null, 1) + '\n');
+    writeFileSync(join(root, 'docs/evaluation.json'), JSON.stringify({ date: new Date().toISOString(), clips: { unseen: sets.unseen.items.length, val: sets.val.items.length }, summary: summaries }, null, 1) + '\n');
   }
   console.log(doc);
 }

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameEngine } from '../src/dsp/frame-engine';
+import { engineOptions } from '../src/engine/card';
 import { loadRunner, readCard } from '../src/engine/load-node';
 import { decodeWav } from '../src/engine/wav';
 
@@ -44,7 +45,7 @@ async function engineStage(cardPath: string): Promise<number[]> {
   const x = decodeWav(readFileSync(cardPath.replace('.json', '.pipeline-input.wav'))).channels[0];
   const expected = floats(cardPath.replace('.json', '.pipeline-output.bin'));
   const maskLatency = 2;
-  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency });
+  const engine = new FrameEngine(engineOptions(card, maskLatency));
   const hop = card.hopSize;
   const delay = engine.delaySamples;
   const hops = Math.ceil((x.length + delay) / hop);

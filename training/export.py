@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
+from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.model import RecurrentMask, StepModule, build  # noqa: E402
 from quell.onnx_graph import recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like  # noqa: E402
@@ -40,7 +41,8 @@ def export(model, out, meta, config):
     torch.save({"config": config, "model": model.state_dict()}, out + ".pt")  # for npm run parity
     step = StepModule(model)
     specs = model.state_specs()
-    mag = torch.rand(1, 257)
+    framing = framing_of(config)
+    mag = torch.rand(1, N_BINS)
     states = [torch.zeros(*shape) for _, shape in specs]
     in_names = ["magnitudes"] + [f"{n}_in" for n, _ in specs]
     out_names = ["mask"] + [f"{n}_out" for n, _ in specs]
@@ -52,7 +54,7 @@ def export(model, out, meta, config):
     onnx.checker.check_model(onnx.load(out + ".onnx"))
 
     x = golden_signal()
-    _, mags = reference.magnitudes(x.astype(np.float64))
+    _, mags = reference.magnitudes(x.astype(np.float64), framing)
     mags = mags[:GOLDEN_FRAMES].astype(np.float32)
     with torch.no_grad():
         masks = model(torch.from_numpy(mags)[None])[0].numpy().astype(np.float32)
@@ -61,9 +63,9 @@ def export(model, out, meta, config):
     card = {
         "name": os.path.basename(out),
         "file": os.path.basename(out) + ".onnx",
-        "sampleRate": 16000, "fftSize": 512, "hopSize": 128, "window": "sqrt-hann",
-        "input": {"name": "magnitudes", "shape": [1, 257]},
-        "output": {"name": "mask", "shape": [1, 257]},
+        "sampleRate": SAMPLE_RATE, **framing,
+        "input": {"name": "magnitudes", "shape": [1, N_BINS]},
+        "output": {"name": "mask", "shape": [1, N_BINS]},
         "states": [{"input": f"{n}_in", "output": f"{n}_out", "shape": shape} for n, shape in specs],
         "parameters": sum(p.numel() for p in model.parameters()),
         "golden": {"file": os.path.basename(out) + ".golden.bin", "frames": GOLDEN_FRAMES},
@@ -90,15 +92,15 @@ def main():
         config = ck["config"]
         model = build(**config)
         model.load_state_dict(ck["model"])
-        generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "input", "output", "states",
-                     "parameters", "golden"}
+        generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "synthesisSize", "input",
+                     "output", "states", "parameters", "golden"}
         meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
     elif args.fixture:
         torch.manual_seed(1234)
-        config = {"arch": "gru", "hidden": 16, "layers": 2}
+        config = {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True, "framing": FRAMING}
         model = build(**config)
         with torch.no_grad():
-            model.features.mean.fill_(-6.0)
+            model.features.mean.fill_(0.0)
             model.features.std.fill_(4.0)
             model.decoder.bias.fill_(0.0)
         meta = {"family": "gru", "fixture": True,
@@ -125,7 +127,7 @@ def main():
     card = export(model, args.out, meta, config)
     # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
     x = reference.write_wav(args.out + ".pipeline-input.wav", golden_signal())
-    y = reference.denoise(model, x)
+    y = reference.denoise(model, x, framing_of(config))
     y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
     print(json.dumps({k: card[k] for k in ("name", "parameters", "states")}))
 

@@ -1,25 +1,44 @@
-"""Decode the fetched Debian audio into 16 kHz mono float32 clips, split by recording.
+"""Decode the fetched Debian audio into 16 kHz mono float32 clips, split by recording group.
 
-Speech is split by *directory* (a game level, or a language for klettres), so that no
-recording session in validation is ever seen in training. Noise files are split by file.
-Output: <cache>/prepared/{speech,noise}_{train,val}.pkl, each a list of (name, float32 array).
+Three splits, none sharing a recording with another:
+- train and val: from the training sources, split by *group* (a game level, a language, a
+  speaker, a folder), so that no recording session in validation is seen in training. Val picks
+  the checkpoint.
+- unseen: whole packages that training never touches, speech and noise (UNSEEN_* below), for
+  the "unseen sources" table of `npm run eval`: the figures that predict voices, languages,
+  microphones and noises nobody trained on.
+Output: <cache>/prepared/{speech,noise}_{train,val,unseen}.pkl, each a list of (name, float32
+array), and manifest.json (what each split holds, by source, in minutes).
 """
 import glob
 import hashlib
+import io
+import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import zipfile
+from multiprocessing import Pool
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-SAMPLE_RATE = 16000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quell.config import SAMPLE_RATE  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
 PKGS = os.path.join(CACHE, "pkgs")
 OUT = os.path.join(CACHE, "prepared")
+MAX_NOISE_SECONDS = 60  # long ambience loops: a minute each is variety enough
+
+# Held out whole, for evaluation only: home recordings in 21 languages, Mandarin syllables,
+# an Italian male prompt voice; machinery/ventilation/TV babble and work sounds/crowds.
+UNSEEN_SPEECH = {"ktuberling-data", "gcin-voice", "asterisk-core-sounds-it-g722"}
+UNSEEN_NOISE = {"ufoai-sound", "widelands-data"}
 
 
 def is_val(key: str, fraction: float) -> bool:
@@ -28,13 +47,28 @@ def is_val(key: str, fraction: float) -> bool:
     return (h % 1000) < fraction * 1000
 
 
-def load(path: str) -> np.ndarray:
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
+def to_rate(audio, rate):
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
-        g = np.gcd(rate, SAMPLE_RATE)
-        audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
-    return audio
+        g = np.gcd(int(rate), SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g)
+    return audio.astype(np.float32)
+
+
+def load(path: str) -> np.ndarray:
+    """A file, a member of a zip ('archive.zip!member'), or raw G.722 ('*.g722')."""
+    if "!" in path:
+        archive, member = path.split("!", 1)
+        with zipfile.ZipFile(archive) as z:
+            audio, rate = sf.read(io.BytesIO(z.read(member)), dtype="float32", always_2d=True)
+        return to_rate(audio, rate)
+    if path.endswith(".g722"):
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", path, "-f", "f32le", "-ac", "1",
+                              "-ar", str(SAMPLE_RATE), "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.float32).copy()
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    return to_rate(audio, rate)
 
 
 def trim_silence(audio: np.ndarray, threshold_db: float = -45.0, keep: int = 1600) -> np.ndarray:
@@ -53,32 +87,102 @@ def trim_silence(audio: np.ndarray, threshold_db: float = -45.0, keep: int = 160
     return audio[start:end]
 
 
+def pkg(name, *parts):
+    return os.path.join(PKGS, name, *parts)
+
+
+def files(pattern, regex=None):
+    out = sorted(glob.glob(pattern, recursive=True))
+    return [p for p in out if regex is None or re.search(regex, p)]
+
+
+def members(archive, regex):
+    if not os.path.exists(archive):
+        return []
+    with zipfile.ZipFile(archive) as z:
+        return [f"{archive}!{m}" for m in sorted(z.namelist()) if re.search(regex, m)]
+
+
 def speech_files():
-    """(path, split-group key) for every speech recording."""
+    """(package, path, split-group key) for every speech recording used as a clean target."""
     out = []
-    fillets = os.path.join(PKGS, "fillets-ng-data-nl/usr/share/games/fillets-ng/sound")
-    for p in sorted(glob.glob(os.path.join(fillets, "*", "nl", "*.ogg"))):
-        out.append((p, "fillets/" + p.split(os.sep)[-3]))
-    fillets_en = os.path.join(PKGS, "fillets-ng-data/usr/share/games/fillets-ng/sound")
-    for p in sorted(glob.glob(os.path.join(fillets_en, "*", "en", "*.ogg"))):
-        out.append((p, "fillets/" + p.split(os.sep)[-3]))
-    klettres = os.path.join(PKGS, "klettres-data/usr/share/klettres")
-    for p in sorted(glob.glob(os.path.join(klettres, "*", "*", "*.ogg"))):
-        out.append((p, "klettres/" + p.split(os.sep)[-3]))
+    fillets = pkg("fillets-ng-data-nl", "usr/share/games/fillets-ng/sound")
+    out += [("fillets-ng-data-nl", p, "fillets/" + p.split(os.sep)[-3]) for p in files(fillets + "/*/nl/*.ogg")]
+    fillets_en = pkg("fillets-ng-data", "usr/share/games/fillets-ng/sound")
+    out += [("fillets-ng-data", p, "fillets/" + p.split(os.sep)[-3]) for p in files(fillets_en + "/*/en/*.ogg")]
+    out += [("klettres-data", p, "klettres/" + p.split(os.sep)[-3])
+            for p in files(pkg("klettres-data", "usr/share/klettres/*/*/*.ogg"))]
+    # one speaker: groups of 40 consecutive sentences
+    out += [("festvox-ru", p, f"festvox/{i // 40}")
+            for i, p in enumerate(files(pkg("festvox-ru", "usr/share/festival/voices/russian/*/wav/*.wav")))]
+    # the Spanish descriptions are clipped: never a target
+    out += [("tuxpaint-stamps-default", p, "tuxpaint/" + re.search(r"_desc_([a-zA-Z@_]+)", p).group(1))
+            for p in files(pkg("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps/**/*_desc_*.ogg"))
+            if not re.search(r"_desc_es(_|\.)", p)]
+    for lang in ("en", "es", "fr", "it", "ru"):
+        name = f"asterisk-core-sounds-{lang}-g722"
+        for p in files(pkg(name, "usr/share/asterisk/sounds/*/**/*.g722")):
+            if "/silence/" not in p:
+                out.append((name, p, f"asterisk/{lang}/" + os.path.basename(os.path.dirname(p))))
+    out += [("ktuberling-data", p, "ktuberling/" + p.split(os.sep)[-2])
+            for p in files(pkg("ktuberling-data", "usr/share/ktuberling/sounds/*/*.*"), r"\.(ogg|wav|flac)$")]
+    out += [("gcin-voice", p, "gcin/" + p.split(os.sep)[-3]) for p in files(pkg("gcin-voice", "usr/share/gcin-voice/**/*.ogg"))]
+    nexuiz = pkg("nexuiz-data", "usr/share/games/nexuiz/data/data.pk3")
+    out += [("nexuiz-data", m, "nexuiz/" + m.split("!")[1].split("/")[2])
+            for m in members(nexuiz, r"^sound/(player/[^/]+/coms|tutorial)/.*\.(ogg|wav)$")]
+    out += [("megaglest-data", p, "megaglest/" + p.split(os.sep)[-3])
+            for p in files(pkg("megaglest-data", "usr/share/games/megaglest/techs/**/units/*/sounds/*.*"),
+                           r"_(ack|select|build|harvest|work_[a-z]+)\d*\.(wav|ogg)$")]
+    out += [("kajongg", p, "kajongg/" + os.path.relpath(os.path.dirname(p), pkg("kajongg")))
+            for p in files(pkg("kajongg", "usr/share/kajongg/voices/**/*.ogg"))]
     return out
 
 
 def noise_files():
-    """(path, category) for every real noise recording."""
-    out = []
-    for p in sorted(glob.glob(os.path.join(PKGS, "sonic-pi-samples/usr/share/sonic-pi/samples/*.flac"))):
-        out.append((p, "sonicpi"))
-    fillets = os.path.join(PKGS, "fillets-ng-data/usr/share/games/fillets-ng")
-    for p in sorted(glob.glob(os.path.join(fillets, "music", "*.ogg"))):
-        out.append((p, "music"))
-    for p in sorted(glob.glob(os.path.join(fillets, "sound", "share", "*.ogg"))):
-        out.append((p, "effects"))
+    """(package, path, category) for every real noise recording."""
+    out = [("sonic-pi-samples", p, "sonicpi") for p in files(pkg("sonic-pi-samples", "usr/share/sonic-pi/samples/*.flac"))]
+    fillets = pkg("fillets-ng-data", "usr/share/games/fillets-ng")
+    out += [("fillets-ng-data", p, "music") for p in files(fillets + "/music/*.ogg")]
+    out += [("fillets-ng-data", p, "effects") for p in files(fillets + "/sound/share/*.ogg")]
+    out += [("0ad-data", m, "ambience") for m in members(pkg("0ad-data", "usr/share/games/0ad/mods/public/public.zip"),
+                                                          r"^audio/ambient/.*\.(ogg|wav)$")]
+    out += [("redeclipse-data", p, "ambience")
+            for p in files(pkg("redeclipse-data", "usr/share/games/redeclipse/data/sounds/ambience/**/*.*"), r"\.(ogg|wav)$")]
+    out += [("flightgear-data-base", p, "machine")
+            for p in files(pkg("flightgear-data-base", "usr/share/games/flightgear/Sounds/**/*.*"), r"\.(ogg|wav)$")
+            + files(pkg("flightgear-data-base", "usr/share/games/flightgear/Aircraft/c172p/Sounds/**/*.*"), r"\.(ogg|wav)$")]
+    out += [("tuxpaint-stamps-default", p, "household")
+            for p in files(pkg("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps/household/**/*.ogg"))
+            if "_desc" not in p]
+    seen = set()  # megaglest repeats its tileset sounds: keep one copy of each
+    for p in files(pkg("megaglest-data", "usr/share/games/megaglest/tilesets/*/sounds/*.*"), r"\.(ogg|wav)$"):
+        digest = hashlib.sha1(open(p, "rb").read()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            out.append(("megaglest-data", p, "ambience"))
+    out += [("ufoai-sound", m, "machine") for m in members(pkg("ufoai-sound", "usr/share/games/ufoai/base/0snd.pk3"),
+                                                           r"^sound/ambience/.*\.(ogg|wav)$")]
+    out += [("widelands-data", p, "work")
+            for p in files(pkg("widelands-data", "usr/share/games/widelands/data/sound/**/*.*"), r"\.(ogg|wav)$")]
     return out
+
+
+def decode_speech(args):
+    package, path, group = args
+    try:
+        return package, path, group, trim_silence(load(path))
+    except Exception as e:  # a broken file is reported and skipped, never fatal
+        print(f"skipped {path}: {e}", file=sys.stderr)
+        return package, path, group, None
+
+
+def decode_noise(args):
+    package, path, category = args
+    try:
+        return package, path, category, load(path)[: MAX_NOISE_SECONDS * SAMPLE_RATE]
+    except Exception as e:
+        print(f"skipped {path}: {e}", file=sys.stderr)
+        return package, path, category, None
 
 
 ESPEAK_TEXT = [
@@ -139,37 +243,48 @@ def keyboard_typing(paths, seconds, rng):
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(1234)
-    speech = {"train": [], "val": []}
-    for path, group in speech_files():
-        split = "val" if is_val(group, 0.12) else "train"
-        audio = trim_silence(load(path))
-        if len(audio) >= SAMPLE_RATE // 2:
-            speech[split].append((os.path.relpath(path, PKGS), audio))
+    splits = ("train", "val", "unseen")
+    speech = {k: [] for k in splits}
+    noise = {k: [] for k in splits}
+    minutes = {"speech": {k: {} for k in splits}, "noise": {k: {} for k in splits}}
+
+    def add(kind, split, package, name, audio):
+        (speech if kind == "speech" else noise)[split].append((name, audio))
+        table = minutes[kind][split]
+        table[package] = table.get(package, 0) + len(audio) / SAMPLE_RATE / 60
+
+    with Pool(os.cpu_count() or 2) as pool:
+        for package, path, group, audio in pool.imap(decode_speech, speech_files(), chunksize=16):
+            if audio is None or len(audio) < SAMPLE_RATE // 2:
+                continue
+            split = "unseen" if package in UNSEEN_SPEECH else "val" if is_val(group, 0.12) else "train"
+            add("speech", split, package, os.path.relpath(path, PKGS), audio)
+        for package, path, category, audio in pool.imap(decode_noise, noise_files(), chunksize=4):
+            if audio is None or len(audio) < SAMPLE_RATE // 4 or np.abs(audio).max() < 1e-4:
+                continue
+            split = "unseen" if package in UNSEEN_NOISE else "val" if is_val(path, 0.15) else "train"
+            add("noise", split, package, category + ":" + os.path.basename(path), audio)
     if subprocess.run(["which", "espeak-ng"], capture_output=True).returncode == 0:
-        speech["train"] += espeak_clips(ESPEAK_VOICES_TRAIN, ESPEAK_TEXT, "train")
-        speech["val"] += espeak_clips(ESPEAK_VOICES_VAL, ESPEAK_TEXT[:6], "val")
-    noise = {"train": [], "val": []}
-    for path, category in noise_files():
-        split = "val" if is_val(path, 0.15) else "train"
-        audio = load(path)
-        if len(audio) >= SAMPLE_RATE // 4:
-            noise[split].append((category + ":" + os.path.basename(path), audio))
-    buckle = sorted(glob.glob(os.path.join(PKGS, "bucklespring-data/usr/share/buckle/wav/*.wav")))
+        for split, voices, texts in (("train", ESPEAK_VOICES_TRAIN, ESPEAK_TEXT), ("val", ESPEAK_VOICES_VAL, ESPEAK_TEXT[:6])):
+            for name, audio in espeak_clips(voices, texts, split):
+                add("speech", split, "espeak-ng", name, audio)
+    buckle = sorted(glob.glob(pkg("bucklespring-data", "usr/share/buckle/wav/*.wav")))
     val_keys = [p for p in buckle if is_val(os.path.basename(p).split("-")[0], 0.2)]
     train_keys = [p for p in buckle if p not in val_keys]
-    for i in range(6):
-        noise["train"].append((f"keyboard:typing{i}", keyboard_typing(train_keys, 30, rng)))
-    for i in range(2):
-        noise["val"].append((f"keyboard:typing{i}", keyboard_typing(val_keys, 30, rng)))
-    for split in ("train", "val"):
-        with open(os.path.join(OUT, f"speech_{split}.pkl"), "wb") as f:
-            pickle.dump(speech[split], f)
-        with open(os.path.join(OUT, f"noise_{split}.pkl"), "wb") as f:
-            pickle.dump(noise[split], f)
-        minutes = sum(len(a) for _, a in speech[split]) / SAMPLE_RATE / 60
-        nmin = sum(len(a) for _, a in noise[split]) / SAMPLE_RATE / 60
-        print(f"{split}: {len(speech[split])} speech clips ({minutes:.1f} min), "
-              f"{len(noise[split])} noise clips ({nmin:.1f} min)")
+    for split, keys, count in (("train", train_keys, 6), ("val", val_keys, 2)):
+        for i in range(count):
+            add("noise", split, "bucklespring-data", f"keyboard:typing{i}", keyboard_typing(keys, 30, rng))
+    for split in splits:
+        for kind, data in (("speech", speech), ("noise", noise)):
+            with open(os.path.join(OUT, f"{kind}_{split}.pkl"), "wb") as f:
+                pickle.dump(data[split], f)
+        print(f"{split}: {len(speech[split])} speech clips ({sum(minutes['speech'][split].values()):.1f} min), "
+              f"{len(noise[split])} noise clips ({sum(minutes['noise'][split].values()):.1f} min)")
+    manifest = {kind: {split: {k: round(v, 1) for k, v in sorted(t.items())} for split, t in d.items()}
+                for kind, d in minutes.items()}
+    manifest["unseen_packages"] = sorted(UNSEEN_SPEECH | UNSEEN_NOISE)
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
 
 
 if __name__ == "__main__":

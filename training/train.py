@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quell.config import FRAMING, LEGACY, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.data import Mixer, load_split  # noqa: E402
 from quell.model import build  # noqa: E402
 from quell.stft import istft, stft  # noqa: E402
@@ -27,17 +28,17 @@ def si_sdr(est, ref, eps=1e-8):
     return 10 * torch.log10((proj ** 2).sum(-1) / (((est - proj) ** 2).sum(-1) + eps) + eps)
 
 
-def enhance(model, noisy):
-    spec = stft(noisy)
+def enhance(model, noisy, framing):
+    spec = stft(noisy, framing)
     mask = model(spec.abs())
-    return istft(spec * mask, noisy.shape[-1]), spec * mask
+    return istft(spec * mask, noisy.shape[-1], framing), spec * mask
 
 
-def loss_fn(model, noisy, clean):
-    est, est_spec = enhance(model, noisy)
+def loss_fn(model, noisy, clean, framing):
+    est, est_spec = enhance(model, noisy, framing)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
-    ref_c = stft(clean) * scale.unsqueeze(-1)
+    ref_c = stft(clean, framing) * scale.unsqueeze(-1)
     est_mag, ref_mag = est_c.abs() + 1e-8, ref_c.abs() + 1e-8
     # compressed magnitude, plus compressed complex spectrum (which also sees the phase error)
     mag = ((est_mag ** 0.3 - ref_mag ** 0.3) ** 2).mean()
@@ -48,19 +49,21 @@ def loss_fn(model, noisy, clean):
     return 0.7 * mag + 0.3 * cplx - 0.01 * sdr, sdr
 
 
-def feature_stats(mixer, batch, length):
+def feature_stats(model, mixer, batch, length, framing):
     noisy, _ = mixer.batch(batch, length)
-    feats = torch.log(stft(torch.from_numpy(noisy)).abs() ** 2 + 1e-10).reshape(-1, 257)
+    with torch.no_grad():
+        feats, _ = model.features.raw(stft(torch.from_numpy(noisy), framing).abs())
+    feats = feats.reshape(-1, feats.shape[-1])
     return feats.mean(0), feats.std(0) + 1e-3
 
 
-def validate(model, val_set):
+def validate(model, val_set, framing):
     model.eval()
     gains = []
     with torch.no_grad():
         for noisy, clean in val_set:
             n, c = torch.from_numpy(noisy), torch.from_numpy(clean)
-            est, _ = enhance(model, n)
+            est, _ = enhance(model, n, framing)
             before = si_sdr(n, c)
             keep = (c.pow(2).mean(-1) > 1e-9) & (before < 40)  # mixtures only
             gains.append((si_sdr(est, c) - before)[keep])
@@ -82,6 +85,8 @@ def main():
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    ap.add_argument("--legacy", action="store_true",
+                    help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -95,12 +100,19 @@ def main():
         train_data, val_data = load_split(cache, "train"), load_split(cache, "val")
     mixer = Mixer(*train_data, seed=int(time.time()))
     val_mixer = Mixer(*val_data, seed=7)
-    length = int(args.seconds * 16000)
+    length = int(args.seconds * SAMPLE_RATE)
     val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 8)]
 
-    model = build(args.arch, args.hidden, args.layers)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "level_norm": not args.legacy,
+              "framing": LEGACY if args.legacy else FRAMING}
     ckpt_path = os.path.join(out, "last.pt")
+    if os.path.exists(ckpt_path):
+        config = torch.load(ckpt_path)["config"]  # a resumed run keeps the recipe it started with
+    elif args.init:
+        config = torch.load(args.init)["config"]
+    framing = framing_of(config)
+    model = build(**config)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": []}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
@@ -112,10 +124,9 @@ def main():
         model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
         print(f"fine-tuning from {args.init}", flush=True)
     else:
-        mean, std = feature_stats(mixer, 32, length)
+        mean, std = feature_stats(model, mixer, 32, length, framing)
         model.features.mean.copy_(mean)
         model.features.std.copy_(std)
-    config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers}
 
     def save(path):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)
@@ -135,7 +146,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         noisy, clean = mixer.batch(args.batch, length)
-        loss, sdr = loss_fn(model, torch.from_numpy(noisy), torch.from_numpy(clean))
+        loss, sdr = loss_fn(model, torch.from_numpy(noisy), torch.from_numpy(clean), framing)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -150,13 +161,16 @@ def main():
             print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f} lr {lr:.2e} "
                   f"{state['elapsed'] / 60:.1f} min", flush=True)
         if state["step"] % 250 == 0 or last:
-            gain = validate(model, val_set)
-            state["history"].append({"step": state["step"], "val_delta_si_sdr": gain})
+            gain = validate(model, val_set, framing)
+            state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
+                                     "val_delta_si_sdr": round(gain, 3)})
             if gain > state["best"]:
                 state["best"] = gain
                 save(os.path.join(out, "best.pt"))
             print(f"  validation ΔSI-SDR {gain:.2f} dB (best {state['best']:.2f})", flush=True)
             save(ckpt_path)
+            with open(os.path.join(out, "history.json"), "w") as f:  # readable beside the checkpoints
+                json.dump({"config": config, "history": state["history"]}, f, indent=0)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "best_val_delta_si_sdr": state["best"],

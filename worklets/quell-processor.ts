@@ -22,6 +22,7 @@ export interface ProcessorOptions {
   hopSize: number;
   modelSampleRate: number;
   window: string;
+  synthesisSize?: number;
   maskLatency: number;
   ring?: FrameRingBuffers;
 }
@@ -44,7 +45,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   constructor(options: { processorOptions: ProcessorOptions }) {
     super();
     const o = options.processorOptions;
-    this.engine = new FrameEngine({ fftSize: o.fftSize, hopSize: o.hopSize, sampleRate: o.modelSampleRate, window: o.window, maskLatency: o.maskLatency });
+    this.engine = new FrameEngine({ fftSize: o.fftSize, hopSize: o.hopSize, sampleRate: o.modelSampleRate, window: o.window, synthesisSize: o.synthesisSize, maskLatency: o.maskLatency });
     this.engine.setModelReady(false); // pass through until the worker says the model is loaded
     this.adapter = new StreamAdapter(this.engine, sampleRate, o.modelSampleRate);
     if (o.ring) this.ring = new FrameRing(o.ring, o.fftSize / 2 + 1);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { speechLike, whiteNoise } from '../../tools/signals';
 import { FrameEngine } from './frame-engine';
+import { LOW_DELAY, SQRT_HANN } from './test-framings';
 
 const ones = new Float32Array(257).fill(1);
 
@@ -27,11 +28,12 @@ function maxDelayedError(x: Float32Array, y: Float32Array, delay: number): numbe
   return worst;
 }
 
+for (const [framing, windowDelay] of [[SQRT_HANN, 384], [LOW_DELAY, 32]] as const)
 for (const maskLatency of [0, 1, 2]) {
-  test(`a mask of ones reproduces the input delayed by delaySamples (mask latency ${maskLatency})`, () => {
+  test(`${framing.window}: a mask of ones reproduces the input delayed by delaySamples (mask latency ${maskLatency})`, () => {
     for (const x of [whiteNoise(16000, 0.1), speechLike(1, 16000).samples]) {
-      const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency });
-      assert.equal(engine.delaySamples, 384 + 128 * maskLatency);
+      const engine = new FrameEngine({ ...framing, sampleRate: 16000, maskLatency });
+      assert.equal(engine.delaySamples, windowDelay + 128 * maskLatency);
       const y = stream(engine, x);
       const error = maxDelayedError(x, y, engine.delaySamples);
       assert.ok(error < 1e-6, `max error ${error}`);
@@ -40,7 +42,7 @@ for (const maskLatency of [0, 1, 2]) {
 }
 
 test('processing off is the input, delayed, bit for bit; on again returns to the processed signal', () => {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
   const x = whiteNoise(32000, 0.2);
   const half = new Float32Array(257).fill(0.5);
   engine.setEnabled(false);
@@ -50,7 +52,7 @@ test('processing off is the input, delayed, bit for bit; on again returns to the
 });
 
 test('toggling crossfades: no step larger than the signal itself makes', () => {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
   const x = speechLike(3, 16000, 4).samples;
   const quiet = new Float32Array(257).fill(0.05); // processed path ≈ -26 dB: a big jump if cut
   const y = new Float32Array(x.length);
@@ -70,7 +72,7 @@ test('toggling crossfades: no step larger than the signal itself makes', () => {
 /** Stream x with masks from `maskOf`, each delivered `maskLatency` hops late, except that
  *  `slowFrame`'s comes `slowBy` hops later still (Infinity: never). */
 function streamWithSlowMask(x: Float32Array, maskOf: (f: number) => Float32Array, slowFrame: number, slowBy: number) {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 2 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 2 });
   const y = new Float32Array(x.length);
   for (let start = 0, hop = 0; start + 128 <= x.length; start += 128, hop++) {
     const f = engine.pushHop(x.subarray(start, start + 128));
@@ -102,7 +104,7 @@ test('a mask one hop late corrects the rest of its frame: only its first quarter
 
 test('a late mask holds the previous one and is counted', () => {
   const x = whiteNoise(128 * 20, 0.1);
-  const e2 = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1 });
+  const e2 = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1 });
   const out = new Float32Array(128);
   for (let h = 0; h < 20; h++) {
     const f = e2.pushHop(x.subarray(h * 128, h * 128 + 128));
@@ -114,7 +116,7 @@ test('a late mask holds the previous one and is counted', () => {
 });
 
 test('NaN, Inf and out-of-range samples never reach the output or the model input', () => {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 1 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1 });
   const x = whiteNoise(128 * 30, 0.1);
   x[300] = NaN;
   x[700] = Infinity;
@@ -132,7 +134,7 @@ test('NaN, Inf and out-of-range samples never reach the output or the model inpu
 });
 
 test('a mask with NaN in it passes that bin through instead of breaking the output', () => {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 0 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 0 });
   const bad = new Float32Array(257).fill(NaN);
   const x = whiteNoise(128 * 10, 0.1);
   const y = stream(engine, x, () => bad);
@@ -141,7 +143,7 @@ test('a mask with NaN in it passes that bin through instead of breaking the outp
 });
 
 test('maximum attenuation floors the mask', () => {
-  const engine = new FrameEngine({ fftSize: 512, hopSize: 128, sampleRate: 16000, maskLatency: 0 });
+  const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 0 });
   engine.setMaxAttenuation(20);
   const zero = new Float32Array(257);
   const x = whiteNoise(16000, 0.1);

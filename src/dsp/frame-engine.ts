@@ -1,13 +1,11 @@
 import { SpectralProcessor } from './spectral';
+import { type Framing, synthesisSizeOf } from './window';
 
 /** Late masks in a row after which the model is taken to be gone (worker crashed or stalled). */
 const STARVED_AFTER = 6;
 
-export interface FrameEngineOptions {
-  fftSize: number;
-  hopSize: number;
+export interface FrameEngineOptions extends Framing {
   sampleRate: number;
-  window?: string;
   /** How many hops the output waits for a frame's mask (0 = the mask is set synchronously). */
   maskLatency: number;
   /** Length of the on/off crossfade. */
@@ -21,12 +19,15 @@ export interface FrameEngineOptions {
  *   setMask(f, m)   ← the model's mask for frame f (from a worker, or synchronously in file mode)
  *   pullHop(output) → masks frame (newest − maskLatency), inverse FFT, overlap-add, one hop out
  *
- * Output is the input delayed by `delaySamples` = fftSize − hopSize + maskLatency·hopSize.
+ * Only the last `synthesisSize` samples of each frame are synthesised (the whole frame for the
+ * √Hann framing, one hop plus a short taper for the low-delay one), so the output is the input
+ * delayed by `delaySamples` = synthesisSize − hopSize + maskLatency·hopSize.
  * A mask that has not arrived when its frame is due is played with the previous mask held
- * (no click). The frame's first hop has then been heard, but its other three quarters are
- * still in the overlap-add buffer: if the real mask comes within one more hop, those are
- * corrected in place (`correctedMasks` counts it; with a √Hann window the first quarter of
- * a frame carries under 7 % of its energy, so the slip is inaudible). A mask that misses
+ * (no click). The frame's first hop has then been heard, but the rest of its synthesis span is
+ * still in the overlap-add buffer: if the real mask comes within one more hop, that is
+ * corrected in place (`correctedMasks` counts it; with the √Hann framing the first hop of a
+ * frame carries under 7 % of its energy, with the low-delay framing nearly all of it, so
+ * there the held mask is what is heard). A mask that misses
  * that too is "late": the held mask stays, and `lateMasks` counts it. After several late
  * masks in a row the engine crossfades to bypass on its own until masks return.
  * Bypass is a crossfade to the input delayed by the same amount through a delay line, so
@@ -37,6 +38,7 @@ export class FrameEngine {
   readonly fftSize: number;
   readonly hopSize: number;
   readonly binCount: number;
+  readonly synthesisSize: number;
   readonly maskLatency: number;
   readonly delaySamples: number;
   /** Magnitudes of the frame last pushed: what the model reads. */
@@ -60,7 +62,7 @@ export class FrameEngine {
   private readonly maskFrame: Int32Array; // which frame each mask slot holds (-1: none)
   private readonly heldMask: Float32Array;
   private readonly frameOut: Float32Array;
-  private readonly overlap: Float32Array; // overlap-add accumulator, fftSize long
+  private readonly overlap: Float32Array; // overlap-add accumulator, synthesisSize long
   private readonly dryLine: Float32Array; // input delay line for bypass
   private dryWrite = 0;
   private maskFloor = 0;
@@ -83,8 +85,9 @@ export class FrameEngine {
     this.hopSize = o.hopSize;
     this.binCount = o.fftSize / 2 + 1;
     this.maskLatency = o.maskLatency;
-    this.delaySamples = o.fftSize - o.hopSize + o.maskLatency * o.hopSize;
-    this.spectral = new SpectralProcessor(o.fftSize, o.hopSize, o.window ?? 'sqrt-hann');
+    this.synthesisSize = synthesisSizeOf(o);
+    this.delaySamples = this.synthesisSize - o.hopSize + o.maskLatency * o.hopSize;
+    this.spectral = new SpectralProcessor(o);
     this.history = new Float32Array(o.fftSize);
     this.magnitudes = new Float32Array(this.binCount);
     this.slots = o.maskLatency + 2;
@@ -96,7 +99,7 @@ export class FrameEngine {
     this.provisionalMask = new Float32Array(this.binCount);
     this.correctionMask = new Float32Array(this.binCount);
     this.frameOut = new Float32Array(o.fftSize);
-    this.overlap = new Float32Array(o.fftSize);
+    this.overlap = new Float32Array(this.synthesisSize);
     this.dryLine = new Float32Array(this.delaySamples + o.hopSize);
     this.fadeStep = 1 / Math.max(1, ((o.fadeMs ?? 10) / 1000) * o.sampleRate);
   }
@@ -177,18 +180,19 @@ export class FrameEngine {
 
   /**
    * The mask of the frame played one hop ago with a held mask: synthesis is linear in the
-   * mask, so adding the frame synthesised with (new − held) mask fixes the three quarters of
-   * it that are still in the overlap-add buffer (shifted by the hop played since).
+   * mask, so adding the frame synthesised with (new − held) mask fixes the part of it that is
+   * still in the overlap-add buffer (shifted by the hop played since).
    */
   private correctPlayedFrame(frame: number, mask: ArrayLike<number>): void {
-    const { binCount, hopSize, fftSize, frameOut, overlap } = this;
+    const { binCount, hopSize, fftSize, synthesisSize, frameOut, overlap } = this;
     for (let k = 0; k < binCount; k++) {
       const m = sanitiseGain(mask[k]);
       this.heldMask[k] = m; // the newest mask is the best guess for a next late frame too
       this.correctionMask[k] = (m > this.maskFloor ? m : this.maskFloor) - this.provisionalMask[k];
     }
     this.spectral.synthesize(this.spectra[frame % this.slots], this.correctionMask, frameOut);
-    for (let n = 0; n < fftSize - hopSize; n++) overlap[n] += frameOut[n + hopSize];
+    const start = fftSize - synthesisSize + hopSize;
+    for (let n = 0; n < synthesisSize - hopSize; n++) overlap[n] += frameOut[start + n];
     this.provisionalFrame = -1;
     this.correctedMasks++;
     this.lateInARow = 0;
@@ -196,7 +200,7 @@ export class FrameEngine {
 
   /** One hop of output: the frame due now is masked, synthesised and overlap-added. */
   pullHop(output: Float32Array): void {
-    const { hopSize, fftSize, overlap, frameOut, binCount } = this;
+    const { hopSize, fftSize, synthesisSize, overlap, frameOut, binCount } = this;
     const due = this.framesPushed - 1 - this.maskLatency;
     if (this.provisionalFrame >= 0) {
       // Its mask did not come in time to correct the rest of it either.
@@ -225,7 +229,8 @@ export class FrameEngine {
         this.provisionalMask.set(mask);
       }
       this.spectral.synthesize(this.spectra[slot], mask, frameOut);
-      for (let n = 0; n < fftSize; n++) overlap[n] += frameOut[n];
+      const start = fftSize - synthesisSize;
+      for (let n = 0; n < synthesisSize; n++) overlap[n] += frameOut[start + n];
     }
     // The first hop of the accumulator is complete: every overlapping frame has been added.
     const dryLength = this.dryLine.length;
@@ -240,7 +245,7 @@ export class FrameEngine {
       output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;
     }
     overlap.copyWithin(0, hopSize);
-    overlap.fill(0, fftSize - hopSize);
+    overlap.fill(0, synthesisSize - hopSize);
   }
 }
 

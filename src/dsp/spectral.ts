@@ -1,5 +1,5 @@
 import FFT from 'fft.js';
-import { analysisWindow, synthesisWindow } from './window';
+import { type Framing, framingWindows } from './window';
 
 /**
  * One STFT frame at a time: window + real FFT + magnitudes on the way in, mask + inverse FFT
@@ -9,6 +9,8 @@ import { analysisWindow, synthesisWindow } from './window';
 export class SpectralProcessor {
   readonly fftSize: number;
   readonly binCount: number;
+  /** The last synthesisSize samples of each synthesised frame are the ones to overlap-add. */
+  readonly synthesisSize: number;
   private readonly fft: FFT;
   private readonly halfFft: FFT;
   /** e^{+2πik/fftSize}, k < fftSize/2: the twiddles that split a half-size inverse FFT. */
@@ -21,12 +23,15 @@ export class SpectralProcessor {
   private readonly half: number[];
   private readonly halfTime: number[];
 
-  constructor(fftSize: number, hopSize: number, windowName = 'sqrt-hann') {
+  constructor(framing: Framing) {
+    const { fftSize } = framing;
     this.fftSize = fftSize;
     this.binCount = fftSize / 2 + 1;
     this.fft = new FFT(fftSize);
-    this.analysis = analysisWindow(windowName, fftSize);
-    this.synthesis = synthesisWindow(this.analysis, hopSize);
+    const windows = framingWindows(framing);
+    this.analysis = windows.analysis;
+    this.synthesis = windows.synthesis;
+    this.synthesisSize = windows.synthesisSize;
     this.windowed = new Float32Array(fftSize);
     this.full = this.fft.createComplexArray();
     this.halfFft = new FFT(fftSize / 2);

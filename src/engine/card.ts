@@ -1,3 +1,6 @@
+import { type Framing, framingProblem } from '../dsp/window';
+import type { FrameEngineOptions } from '../dsp/frame-engine';
+
 /**
  * The model card: the JSON written beside each ONNX model by training/export.py.
  * The engine reads every shape, name and DSP constant from it instead of repeating them.
@@ -19,6 +22,8 @@ export interface ModelCard {
   fftSize: number;
   hopSize: number;
   window: string;
+  /** Span of each frame that is synthesised (low-delay window); absent in older cards. */
+  synthesisSize?: number;
   input: { name: string; shape: number[] };
   output: { name: string; shape: number[] };
   states: StateSpec[];
@@ -44,6 +49,8 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
   const fftSize = c.fftSize as number;
   if (fftSize & (fftSize - 1)) fail('"fftSize" must be a power of two');
   if (fftSize % (c.hopSize as number) !== 0) fail('"hopSize" must divide "fftSize"');
+  const framing = framingProblem(c as unknown as Framing);
+  if (framing) fail(framing);
   const bins = fftSize / 2 + 1;
   const io = (key: string) => {
     const v = c[key] as { name?: unknown; shape?: unknown } | undefined;
@@ -59,4 +66,10 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
     }
   }
   return { family: 'unknown', parameters: 0, ...(c as object) } as ModelCard;
+}
+
+/** The streaming engine's options for a card: its framing, rate and the given mask wait. */
+export function engineOptions(card: ModelCard, maskLatency: number): FrameEngineOptions {
+  const { fftSize, hopSize, window, synthesisSize, sampleRate } = card;
+  return { fftSize, hopSize, window, synthesisSize, sampleRate, maskLatency };
 }

@@ -128,7 +128,7 @@ export class QuellNode extends AudioWorkletNode {
       outputChannelCount: [1],
       channelCount: 1,
       channelCountMode: 'explicit',
-      processorOptions: { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, maskLatency, ring: ring ?? undefined },
+      processorOptions: { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, synthesisSize: card.synthesisSize, maskLatency, ring: ring ?? undefined },
     });
     this.card = card;
     this.modelUrl = modelUrl;

@@ -1,4 +1,5 @@
 import { FrameEngine } from '../dsp/frame-engine';
+import { engineOptions } from './card';
 import { StreamingResampler } from '../dsp/resampler';
 import type { ModelRunner } from './model-runner';
 
@@ -29,7 +30,7 @@ export function resampleAligned(input: Float32Array, inRate: number, outRate: nu
 export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
   const card = runner.card;
   const x = resampleAligned(input, sampleRate, card.sampleRate);
-  const engine = new FrameEngine({ fftSize: card.fftSize, hopSize: card.hopSize, sampleRate: card.sampleRate, window: card.window, maskLatency: 0 });
+  const engine = new FrameEngine(engineOptions(card, 0));
   engine.setMaxAttenuation(options.maxAttenuationDb ?? Infinity);
   runner.reset();
   const hop = card.hopSize;

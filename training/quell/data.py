@@ -14,9 +14,15 @@ from scipy.signal import fftconvolve
 SAMPLE_RATE = 16000
 
 
+def source_of(name):
+    """The package (or espeak voice set) a prepared clip came from, from its name."""
+    return name.split("/")[0] if not name.startswith("espeak/") else "espeak"
+
+
 def load_split(cache, split):
+    """(speech, noise): speech as (source, audio) pairs, noise as (category:file, audio) pairs."""
     with open(os.path.join(cache, "prepared", f"speech_{split}.pkl"), "rb") as f:
-        speech = [a for _, a in pickle.load(f)]
+        speech = [(source_of(n), a) for n, a in pickle.load(f)]
     with open(os.path.join(cache, "prepared", f"noise_{split}.pkl"), "rb") as f:
         noise = pickle.load(f)
     return speech, noise
@@ -27,10 +33,20 @@ def rms(x):
 
 
 class Mixer:
-    NOISE_KINDS = ["file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks"]
+    NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
     def __init__(self, speech, noise, seed=0):
-        self.speech = speech
+        """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs."""
+        pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
+        self.speech = [a for _, a in pairs]
+        # Draw a source first, weighted by the square root of its duration, then a clip: a
+        # package of 6000 one-word clips must not drown one of 600 long sentences.
+        groups = {}
+        for i, (source, audio) in enumerate(pairs):
+            groups.setdefault(source, []).append(i)
+        self.speech_groups = [np.array(v) for v in groups.values()]
+        weight = np.array([np.sqrt(sum(len(self.speech[i]) for i in v)) for v in self.speech_groups])
+        self.group_weights = weight / weight.sum()
         self.noise_files = [a for n, a in noise if not n.startswith("keyboard:")]
         self.keyboard = [a for n, a in noise if n.startswith("keyboard:")] or self.noise_files
         self.rng = np.random.default_rng(seed)
@@ -41,7 +57,8 @@ class Mixer:
         out = np.zeros(length, np.float32)
         t = int(self.rng.uniform(0, 0.5) * SAMPLE_RATE)
         while t < length:
-            clip = self.speech[self.rng.integers(len(self.speech))]
+            group = self.speech_groups[self.rng.choice(len(self.speech_groups), p=self.group_weights)]
+            clip = self.speech[group[self.rng.integers(len(group))]]
             clip = clip / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)
             n = min(len(clip), length - t)
             out[t:t + n] = clip[:n]
@@ -99,6 +116,18 @@ class Mixer:
             x[pos:pos + n] += burst[:length - pos]
         return x
 
+    def knocks(self, length):
+        """Impulsive events (knocks, dishes, doors): short cuts of real noise, sharp attack, fast decay."""
+        x = np.zeros(length, np.float32)
+        for _ in range(self.rng.integers(1, 6)):
+            n = int(self.rng.uniform(0.02, 0.3) * SAMPLE_RATE)
+            src = self.crop(self.noise_files[self.rng.integers(len(self.noise_files))], n)
+            env = np.exp(-np.arange(n) / (n * self.rng.uniform(0.05, 0.3)))
+            burst = src * env / (np.abs(src).max() + 1e-9) * self.rng.uniform(0.3, 1)
+            pos = self.rng.integers(0, max(1, length - n))
+            x[pos:pos + n] += burst[:length - pos]
+        return x
+
     def noise_segment(self, length):
         kind = self.NOISE_KINDS[self.rng.integers(len(self.NOISE_KINDS))]
         if kind == "file":
@@ -111,7 +140,7 @@ class Mixer:
 
     # ---- room and microphone ------------------------------------------------------------
     def reverb(self, x):
-        rt60 = self.rng.uniform(0.1, 0.5)
+        rt60 = self.rng.uniform(0.1, 0.8)
         n = int(rt60 * SAMPLE_RATE)
         ir = self.rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60
         ir *= 10 ** (self.rng.uniform(-20, -8) / 20) / rms(ir) / np.sqrt(n)
@@ -141,6 +170,8 @@ class Mixer:
         noise = np.zeros(length, np.float32)
         if kind != "speech_only":
             noise = self.noise_segment(length)
+            if self.rng.random() < 0.3:
+                noise = self.reverb(noise)  # the noise's own room, drawn apart from the voice's
             if self.rng.random() < 0.25:
                 noise = noise / (rms(noise) + 1e-9) + self.noise_segment(length) / (rms(noise) + 1e-9) * 0.5
             snr = self.rng.uniform(-5, 25) if snr_db is None else snr_db
@@ -153,8 +184,13 @@ class Mixer:
                 noise[:onset] *= 10 ** (self.rng.uniform(-80, -20) / 20)
         if self.rng.random() < 0.7:
             speech, noise = self.eq(speech, noise)
+        if kind == "mix" and self.rng.random() < 0.15:
+            # impulsive noise over speech at high peak level: a door, a dropped spoon
+            noise = noise + self.knocks(length) * rms(speech) * 10 ** (self.rng.uniform(0, 20) / 20)
         mix = speech + noise
-        gain = 10 ** (self.rng.uniform(-45, -12) / 20) / (rms(mix) + 1e-9)
+        # speech from −45 (a quiet voice far from the microphone) to −6 dBFS (a loud close one)
+        level = rms(speech) if kind != "noise_only" else rms(mix)
+        gain = 10 ** (self.rng.uniform(-45, -6) / 20) / (level + 1e-9)
         gain = min(gain, 0.99 / (np.abs(mix).max() + 1e-9))  # a real microphone stops at full scale
         speech, mix = speech * gain, mix * gain
         if self.rng.random() < 0.2:

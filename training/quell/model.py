@@ -8,32 +8,69 @@ stepping frame by frame equals the whole-sequence run; tests/test_parity.py chec
 Feature compression and normalisation live inside the model so the app passes raw
 magnitudes and training and serving cannot drift.
 """
+import math
+
 import torch
 from torch import nn
 
-N_BINS = 257
+from .config import HOP_SIZE, N_BINS, SAMPLE_RATE
+
+# Level normalisation follows the input's level with a 1 s time constant, and starts as a plain
+# running average (weight 1/count) so that the first frame already sets the level.
+LEVEL_TAU_SECONDS = 1.0
+LEVEL_MIN_WEIGHT = 1 - math.exp(-HOP_SIZE / (SAMPLE_RATE * LEVEL_TAU_SECONDS))
+LEVEL_COUNT_CAP = 1e6  # keeps the frame count exact in float32
+LEVEL_STATE = N_BINS + 1  # per-bin running mean of log power, then the frame count
 
 
 class Features(nn.Module):
-    """log power, normalised per bin with statistics measured on training data."""
+    """log power, normalised per feature with statistics measured on training data.
 
-    def __init__(self):
+    With `level_norm`, the features do not depend on the input's level: a causal running mean
+    of each bin's log power (state carried like the recurrent state) is subtracted, giving two
+    views of each frame: log power minus the running mean over all bins (the spectrum's shape and
+    how loud this frame is against the recent past), and minus each bin's own running mean (what
+    is new in that bin). A voice at −45 dBFS and the same voice at −6 dBFS look alike.
+    """
+
+    def __init__(self, level_norm=False):
         super().__init__()
-        self.register_buffer("mean", torch.zeros(N_BINS))
-        self.register_buffer("std", torch.ones(N_BINS))
+        self.level_norm = level_norm
+        size = 2 * N_BINS if level_norm else N_BINS
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
 
-    def forward(self, mag):
-        return (torch.log(mag * mag + 1e-10) - self.mean) / self.std
+    def raw(self, mag, norm=None):
+        """[B, T, bins] magnitudes → (unstandardised features [B, T, size], next level state or None)."""
+        log_power = torch.log(mag * mag + 1e-10)
+        if not self.level_norm:
+            return log_power, None
+        if norm is None:
+            norm = torch.zeros(mag.shape[0], LEVEL_STATE, dtype=mag.dtype)
+        mean, count = norm[:, :N_BINS], norm[:, N_BINS:]
+        means = []
+        for t in range(mag.shape[1]):
+            count = torch.clamp(count + 1, max=LEVEL_COUNT_CAP)
+            weight = torch.clamp(1 / count, min=LEVEL_MIN_WEIGHT)
+            mean = mean + weight * (log_power[:, t] - mean)
+            means.append(mean)
+        means = torch.stack(means, 1)
+        level = means.mean(-1, keepdim=True)
+        return torch.cat([log_power - level, log_power - means], -1), torch.cat([mean, count], -1)
+
+    def forward(self, mag, norm=None):
+        x, norm = self.raw(mag, norm)
+        return (x - self.mean) / self.std, norm
 
 
 class RecurrentMask(nn.Module):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
-    def __init__(self, cell="gru", hidden=128, layers=2):
+    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
-        self.features = Features()
-        self.encoder = nn.Sequential(nn.Linear(N_BINS, hidden), nn.PReLU())
+        self.features = Features(level_norm)
+        self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
         self.decoder = nn.Linear(hidden, N_BINS)
@@ -42,69 +79,79 @@ class RecurrentMask(nn.Module):
     def state_specs(self):
         """(name, shape) of each state tensor, for the model card and for zero state."""
         names = ["h", "c"] if self.cell == "lstm" else ["h"]
-        return [(n, [self.layers, 1, self.hidden]) for n in names]
+        specs = [(n, [self.layers, 1, self.hidden]) for n in names]
+        return specs + ([("norm", [1, LEVEL_STATE])] if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
-        return [torch.zeros(s[0], batch, s[2], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
+        dtype = self.decoder.weight.dtype
+        return [torch.zeros(batch, s[1], dtype=dtype) if n == "norm" else torch.zeros(s[0], batch, s[2], dtype=dtype)
+                for n, s in self.state_specs()]
 
-    def _run(self, x, states):
-        state = tuple(states) if self.cell == "lstm" else states[0]
-        y, new = self.rnn(x, state)
+    def _run(self, mag, states):
+        """[B, T, bins] → (mask, next states)."""
+        norm = states[-1] if self.features.level_norm else None
+        rnn_states = states[:-1] if self.features.level_norm else states
+        feats, norm = self.features(mag, norm)
+        state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
+        y, new = self.rnn(self.encoder(feats), state)
         new = list(new) if self.cell == "lstm" else [new]
-        return y, new
+        return torch.sigmoid(self.decoder(y)), new + ([norm] if norm is not None else [])
 
     def forward(self, mag, states=None):
-        x = self.encoder(self.features(mag))
-        y, _ = self._run(x, states or self.zero_states(mag.shape[0]))
-        return torch.sigmoid(self.decoder(y))
+        return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
 
     def step(self, mag, *states):
-        x = self.encoder(self.features(mag)).unsqueeze(1)
-        y, new = self._run(x, list(states))
-        return (torch.sigmoid(self.decoder(y[:, 0])), *new)
+        mask, new = self._run(mag.unsqueeze(1), list(states))
+        return (mask[:, 0], *new)
 
 
 class CausalConvMask(nn.Module):
     """Causal dilated 1-D CNN. Streaming keeps, per layer, the last (k-1)*d inputs as a cache."""
 
-    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8)):
+    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False):
         super().__init__()
         self.hidden, self.kernel, self.dilations = hidden, kernel, list(dilations)
-        self.features = Features()
-        self.encoder = nn.Sequential(nn.Linear(N_BINS, hidden), nn.PReLU())
+        self.features = Features(level_norm)
+        self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d) for d in dilations)
         self.acts = nn.ModuleList(nn.PReLU() for _ in dilations)
         self.decoder = nn.Linear(hidden, N_BINS)
         nn.init.constant_(self.decoder.bias, 2.0)
 
     def state_specs(self):
-        return [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
+        caches = [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
+        return caches + ([("norm", [1, LEVEL_STATE])] if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
-        return [torch.zeros(batch, s[1], s[2], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
+        return [torch.zeros(batch, *s[1:], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
 
     def forward(self, mag, states=None):
-        x = self.encoder(self.features(mag)).transpose(1, 2)  # [B, H, T]
+        x = self.encoder(self.features(mag)[0]).transpose(1, 2)  # [B, H, T]
         for conv, act, d in zip(self.convs, self.acts, self.dilations):
             padded = nn.functional.pad(x, ((self.kernel - 1) * d, 0))
             x = x + act(conv(padded))  # residual keeps deep stacks trainable
         return torch.sigmoid(self.decoder(x.transpose(1, 2)))
 
-    def step(self, mag, *caches):
-        x = self.encoder(self.features(mag)).unsqueeze(2)  # [B, H, 1]
+    def step(self, mag, *states):
+        caches = states[:len(self.dilations)]
+        feats, norm = self.features(mag.unsqueeze(1), states[-1] if self.features.level_norm else None)
+        x = self.encoder(feats[:, 0]).unsqueeze(2)  # [B, H, 1]
         new = []
         for conv, act, cache in zip(self.convs, self.acts, caches):
             window = torch.cat([cache, x], dim=2)  # past inputs + this frame
             new.append(window[:, :, 1:])
             x = x + act(conv(window))
+        if norm is not None:
+            new.append(norm)
         return (torch.sigmoid(self.decoder(x[:, :, 0])), *new)
 
 
-def build(arch="gru", hidden=128, layers=2):
+def build(arch="gru", hidden=128, layers=2, level_norm=False, **_framing):
+    """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers)
+        return RecurrentMask(arch, hidden, layers, level_norm)
     if arch == "cnn":
-        return CausalConvMask(hidden)
+        return CausalConvMask(hidden, level_norm=level_norm)
     raise ValueError(f"unknown model family {arch!r}")
 
 

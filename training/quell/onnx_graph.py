@@ -14,6 +14,9 @@ from onnx import TensorProto
 from onnx import helper as h
 from onnx import numpy_helper
 
+from .config import N_BINS
+from .model import LEVEL_COUNT_CAP, LEVEL_MIN_WEIGHT, LEVEL_STATE
+
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
     "gru": [1, 0, 2],  # torch r, z, n  → ONNX z, r, h
@@ -23,31 +26,58 @@ GATE_ORDER = {
 OPERATOR = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 
+def level_norm_nodes(const, norm_in, norm_out):
+    """Nodes of Features.raw's level normalisation for one frame: log_power → features."""
+    return [
+        h.make_node("Split", [norm_in, const("norm_split", [N_BINS, 1], np.int64)], ["mean_prev", "count_prev"], axis=1),
+        h.make_node("Add", ["count_prev", const("one", [1.0])], ["count_next"]),
+        h.make_node("Min", ["count_next", const("count_cap", [LEVEL_COUNT_CAP])], ["count"]),
+        h.make_node("Reciprocal", ["count"], ["inverse_count"]),
+        h.make_node("Max", ["inverse_count", const("min_weight", [LEVEL_MIN_WEIGHT])], ["weight"]),
+        h.make_node("Sub", ["log_power", "mean_prev"], ["innovation"]),
+        h.make_node("Mul", ["innovation", "weight"], ["mean_step"]),
+        h.make_node("Add", ["mean_prev", "mean_step"], ["mean"]),
+        h.make_node("ReduceMean", ["mean"], ["level"], axes=[1], keepdims=1),
+        h.make_node("Sub", ["log_power", "level"], ["shape_features"]),
+        h.make_node("Sub", ["log_power", "mean"], ["novelty_features"]),
+        h.make_node("Concat", ["shape_features", "novelty_features"], ["features"], axis=1),
+        h.make_node("Concat", ["mean", "count"], [norm_out], axis=1),
+    ]
+
+
 def recurrent_step_graph(model, in_names, out_names):
-    """ONNX model: magnitudes [1, 257] and states [layers, 1, hidden] in; mask and states out."""
+    """ONNX model: magnitudes [1, 257] and states in (recurrent [layers, 1, hidden], then the
+    level state [1, 258] if the model has one); mask and states out."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     hidden, layers, cell = model.hidden, model.layers, model.cell
+    level_norm = model.features.level_norm
+    rnn_in, rnn_out = (in_names[1:-1], out_names[1:-1]) if level_norm else (in_names[1:], out_names[1:])
     initializers = []
 
     def const(name, value, dtype=np.float32):
         initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
-    # (log(mag²) − mean) / std, then W·x + b, is one affine map of log(mag²): fold it.
+    # (features − mean) / std, then W·x + b, is one affine map of the features: fold it.
     enc_w = sd["encoder.0.weight"] / sd["features.std"][None, :]
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
     nodes = [
         h.make_node("Mul", [in_names[0], in_names[0]], ["power"]),
         h.make_node("Add", ["power", const("epsilon", [1e-10])], ["power_eps"]),
         h.make_node("Log", ["power_eps"], ["log_power"]),
-        h.make_node("Gemm", ["log_power", const("encoder_w", enc_w), const("encoder_b", enc_b)], ["encoded"], transB=1),
+    ]
+    if level_norm:
+        nodes += level_norm_nodes(const, in_names[-1], out_names[-1])
+    nodes += [
+        h.make_node("Gemm", ["features" if level_norm else "log_power", const("encoder_w", enc_w),
+                             const("encoder_b", enc_b)], ["encoded"], transB=1),
         h.make_node("PRelu", ["encoded", const("encoder_slope", sd["encoder.1.weight"])], ["encoded_act"]),
         # [1, hidden] → [seq 1, batch 1, hidden], the recurrent operators' input layout
         h.make_node("Reshape", ["encoded_act", const("sequence_shape", [1, 1, hidden], np.int64)], ["x0"]),
     ]
     split = const("layer_split", [1] * layers, np.int64)
     per_layer_states = []
-    for s, name in enumerate(in_names[1:]):
+    for s, name in enumerate(rnn_in):
         parts = [f"{name}_l{layer}" for layer in range(layers)]
         nodes.append(h.make_node("Split", [name, split], parts, axis=0))
         per_layer_states.append(parts)
@@ -58,7 +88,7 @@ def recurrent_step_graph(model, in_names, out_names):
         return np.concatenate([m[g * hidden:(g + 1) * hidden] for g in gates], 0)
 
     x = "x0"
-    outs = [[] for _ in in_names[1:]]
+    outs = [[] for _ in rnn_in]
     for layer in range(layers):
         w = const(f"W{layer}", reorder(sd[f"rnn.weight_ih_l{layer}"])[None])
         r = const(f"R{layer}", reorder(sd[f"rnn.weight_hh_l{layer}"])[None])
@@ -76,7 +106,7 @@ def recurrent_step_graph(model, in_names, out_names):
         for s in range(len(outs)):
             outs[s].append(layer_outs[1 + s])
         x = f"h_l{layer}"  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
-    for s, name in enumerate(out_names[1:]):
+    for s, name in enumerate(rnn_out):
         nodes.append(h.make_node("Concat", outs[s], [name], axis=0))
     nodes += [
         h.make_node("Reshape", [x, const("row_shape", [1, hidden], np.int64)], ["top"]),
@@ -87,10 +117,12 @@ def recurrent_step_graph(model, in_names, out_names):
     state_shape = [layers, 1, hidden]
     graph = h.make_graph(
         nodes, "quell-step",
-        [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, 257])]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in in_names[1:]],
-        [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, 257])]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in out_names[1:]],
+        [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS])]
+        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_in]
+        + ([h.make_tensor_value_info(in_names[-1], TensorProto.FLOAT, [1, LEVEL_STATE])] if level_norm else []),
+        [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, N_BINS])]
+        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_out]
+        + ([h.make_tensor_value_info(out_names[-1], TensorProto.FLOAT, [1, LEVEL_STATE])] if level_norm else []),
         initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="quell")
     proto.ir_version = 8  # what onnxruntime-web and the opset-17 exporter agree on

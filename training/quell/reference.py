@@ -1,50 +1,44 @@
 """Python reference of the engine's file pipeline, in NumPy, for the parity tests.
 
-Mirrors src/dsp: a 384-sample silent history, 512-point frames every 128 samples, sqrt-Hann
-analysis, real FFT, the model's mask, inverse FFT, the dual synthesis window, overlap-add,
-and removal of the fixed delay so the output is aligned with the input.
+Mirrors src/dsp: frames of fftSize samples every hop (zeros before the first sample), the
+framing's analysis window, real FFT, the model's mask, inverse FFT, the synthesis window over
+the frame's synthesis span, overlap-add, and removal of the algorithmic delay so the output is
+aligned with the input.
 """
 import wave
 
 import numpy as np
 import torch
 
-FFT_SIZE, HOP_SIZE = 512, 128
+from .config import FRAMING, windows
 
 
-def windows():
-    n = np.arange(FFT_SIZE)
-    analysis = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / FFT_SIZE)).astype(np.float32).astype(np.float64)
-    envelope = np.zeros(FFT_SIZE)
-    for k in range(0, FFT_SIZE, HOP_SIZE):
-        envelope += np.roll(analysis ** 2, k)
-    return analysis, analysis / envelope
-
-
-def frames(x):
+def frames(x, framing=FRAMING):
     """Frames as the streaming engine sees them (zeros before the first sample)."""
-    hops = -(-len(x) // HOP_SIZE) + (FFT_SIZE // HOP_SIZE)
-    padded = np.concatenate([np.zeros(FFT_SIZE - HOP_SIZE), x, np.zeros(hops * HOP_SIZE - len(x))])
-    return np.stack([padded[f * HOP_SIZE:f * HOP_SIZE + FFT_SIZE] for f in range(hops)])
+    n_fft, hop = framing["fftSize"], framing["hopSize"]
+    hops = -(-len(x) // hop) + n_fft // hop
+    padded = np.concatenate([np.zeros(n_fft - hop), x, np.zeros(hops * hop - len(x))])
+    return np.stack([padded[f * hop:f * hop + n_fft] for f in range(hops)])
 
 
-def magnitudes(x):
-    analysis, _ = windows()
-    spec = np.fft.rfft(frames(x) * analysis, axis=1)
+def magnitudes(x, framing=FRAMING):
+    analysis, _ = windows(framing)
+    spec = np.fft.rfft(frames(x, framing) * analysis, axis=1)
     return spec, np.abs(spec)
 
 
-def denoise(model, x):
+def denoise(model, x, framing=FRAMING):
     """Whole-sequence model, NumPy STFT; output has x's length and is time-aligned with it."""
-    analysis, synthesis = windows()
-    spec, mag = magnitudes(x)
+    n_fft, hop, size = framing["fftSize"], framing["hopSize"], framing["synthesisSize"]
+    _, synthesis = windows(framing)
+    spec, mag = magnitudes(x, framing)
     with torch.no_grad():
         mask = model(torch.from_numpy(mag.astype(np.float32))[None])[0].double().numpy()
-    y_frames = np.fft.irfft(spec * mask, FFT_SIZE, axis=1) * synthesis
-    out = np.zeros((len(y_frames) - 1) * HOP_SIZE + FFT_SIZE)
+    y_frames = np.fft.irfft(spec * mask, n_fft, axis=1) * synthesis
+    out = np.zeros((len(y_frames) - 1) * hop + n_fft)
     for f, frame in enumerate(y_frames):
-        out[f * HOP_SIZE:f * HOP_SIZE + FFT_SIZE] += frame
-    delay = FFT_SIZE - HOP_SIZE
+        out[f * hop:f * hop + n_fft] += frame
+    delay = n_fft - hop  # frame f's last sample is input sample (f + 1)·hop − 1
     return out[delay:delay + len(x)]
 
 

@@ -47,6 +47,25 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
         for family in FAMILIES:
             self.check(family, torch.float32, 1e-5 if family == "cnn" else 1e-6)
 
+    def test_level_normalised_models_stream_like_their_whole_sequence(self):
+        for family in FAMILIES:
+            torch.manual_seed(0)
+            model = build(family, hidden=32, layers=2, level_norm=True).double().eval()
+            mag = torch.rand(2, 300, 257, dtype=torch.float64) * 4
+            with torch.no_grad():
+                diff = (model(mag) - stream(model, mag)).abs().max().item()
+            self.assertLessEqual(diff, 1e-9, family)
+
+    def test_level_normalised_features_ignore_the_input_level(self):
+        # A quiet voice and a loud one must look alike to the model: −45 dBFS vs −6 dBFS.
+        model = build("gru", hidden=16, layers=1, level_norm=True).double().eval()
+        mag = torch.rand(1, 200, 257, dtype=torch.float64) + 0.1
+        with torch.no_grad():
+            quiet = model(mag * 10 ** (-45 / 20))
+            loud = model(mag * 10 ** (-6 / 20))
+        # only the log floor (1e-10 in power) tells them apart
+        self.assertLessEqual((quiet - loud).abs().max().item(), 1e-4)
+
     def test_masks_are_gains_in_0_1(self):
         for family in FAMILIES:
             model = build(family, hidden=16, layers=1).eval()
@@ -70,6 +89,8 @@ class RecipeRuns(unittest.TestCase):
             card = json.load(open(out + ".json"))
             self.assertEqual(card["fftSize"], 512)
             self.assertEqual(card["states"][0]["shape"], [2, 1, 16])
+            self.assertEqual(card["window"], "low-delay")
+            self.assertEqual(card["states"][-1], {"input": "norm_in", "output": "norm_out", "shape": [1, 258]})
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
@@ -87,4 +108,5 @@ class ShippedModels(unittest.TestCase):
         index = json.load(open(os.path.join(models, "index.json")))
         for entry in index["models"]:
             worst = max(torch_stage(os.path.join(models, entry)))
-            self.assertLessEqual(worst, 1e-6, f"{entry}: {worst}")
+            family = json.load(open(os.path.join(models, entry)))["family"]
+            self.assertLessEqual(worst, 1e-5 if family == "cnn" else 1e-6, f"{entry}: {worst}")
