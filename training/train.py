@@ -57,6 +57,27 @@ def feature_stats(model, mixer, batch, length, framing):
     return feats.mean(0), feats.std(0) + 1e-3
 
 
+def warm_start(model, path):
+    """Start a level-normalised model from one without: same recurrent layers and decoder, and
+    an encoder that reads the level-normalised log power (the first half of the features) as
+    the old one read raw log power, the new half starting at zero. A constant gain, such as a
+    different analysis window's, is a constant offset in log power, which the level
+    normalisation removes: the old model's behaviour carries over to the new framing."""
+    old = torch.load(path)["model"]
+    sd = model.state_dict()
+    n = old["features.mean"].numel()
+    scale = model.features.std[:n] / old["features.std"]
+    with torch.no_grad():
+        for k, v in old.items():
+            if k.startswith(("rnn.", "decoder.", "encoder.1.", "convs.", "acts.")) and sd[k].shape == v.shape:
+                sd[k].copy_(v)
+        w = torch.zeros_like(sd["encoder.0.weight"])
+        w[:, :n] = old["encoder.0.weight"] * scale
+        sd["encoder.0.weight"].copy_(w)
+        sd["encoder.0.bias"].copy_(old["encoder.0.bias"])
+    model.load_state_dict(sd)
+
+
 def validate(model, val_set, framing):
     model.eval()
     gains = []
@@ -85,6 +106,8 @@ def main():
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
+                    "recurrent layers and decoder start this one; see warm_start()")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
@@ -127,6 +150,9 @@ def main():
         mean, std = feature_stats(model, mixer, 32, length, framing)
         model.features.mean.copy_(mean)
         model.features.std.copy_(std)
+        if args.warm_start:
+            warm_start(model, args.warm_start)
+            print(f"warm start from {args.warm_start}", flush=True)
 
     def save(path):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)

@@ -17,21 +17,32 @@ declare class AudioWorkletProcessor {
 }
 declare function registerProcessor(name: string, ctor: unknown): void;
 
-export interface ProcessorOptions {
+/** The STFT a model was trained on, as its card states it, and the model's sample rate. */
+export interface ProcessorFraming {
   fftSize: number;
   hopSize: number;
   modelSampleRate: number;
   window: string;
   synthesisSize?: number;
+}
+
+export interface ProcessorOptions extends ProcessorFraming {
   maskLatency: number;
   ring?: FrameRingBuffers;
 }
 
+const SWITCH_FADE_SECONDS = 0.02; // crossfade between two framings' outputs on a model switch
+
 const STATS_EVERY = 32; // quanta between stats messages (~85 ms at 48 kHz)
 
 class QuellProcessor extends AudioWorkletProcessor {
-  private readonly engine: FrameEngine;
-  private readonly adapter: StreamAdapter;
+  private engine: FrameEngine;
+  private adapter: StreamAdapter;
+  private readonly maskLatency: number;
+  /** The previous framing's chain while its output fades out after a model switch. */
+  private fadingAdapter: StreamAdapter | null = null;
+  private fadingOutput = new Float32Array(128);
+  private switchGain = 1;
   private readonly ring?: FrameRing;
   private workerPort?: MessagePort;
   private nextMaskFrame = 0;
@@ -41,22 +52,57 @@ class QuellProcessor extends AudioWorkletProcessor {
   private readonly silence = new Float32Array(128);
   private nanToInject = 0; // failure drill: corrupt the next samples of real input
   private readonly onFrame: (frame: number, magnitudes: Float32Array) => void;
+  private readonly ignoreFrame = () => undefined;
+  private maxAttenuationDb = Infinity;
 
   constructor(options: { processorOptions: ProcessorOptions }) {
     super();
     const o = options.processorOptions;
-    this.engine = new FrameEngine({ fftSize: o.fftSize, hopSize: o.hopSize, sampleRate: o.modelSampleRate, window: o.window, synthesisSize: o.synthesisSize, maskLatency: o.maskLatency });
-    this.engine.setModelReady(false); // pass through until the worker says the model is loaded
+    this.maskLatency = o.maskLatency;
+    this.engine = this.buildEngine(o, 0);
     this.adapter = new StreamAdapter(this.engine, sampleRate, o.modelSampleRate);
     if (o.ring) this.ring = new FrameRing(o.ring, o.fftSize / 2 + 1);
     this.onFrame = this.ring ? this.sendToRing.bind(this) : this.sendToPort.bind(this);
     this.port.onmessage = (e: MessageEvent) => this.onControl(e.data);
+    this.reportDelay();
+  }
+
+  /** An engine that passes audio through until the worker says the model is loaded. */
+  private buildEngine(f: ProcessorFraming, firstFrame: number): FrameEngine {
+    const engine = new FrameEngine({ fftSize: f.fftSize, hopSize: f.hopSize, sampleRate: f.modelSampleRate, window: f.window, synthesisSize: f.synthesisSize, maskLatency: this.maskLatency });
+    engine.framesPushed = firstFrame; // frame numbers go on across a switch: the ring and worker count them
+    engine.setModelReady(false);
+    return engine;
+  }
+
+  private reportDelay(): void {
     this.port.postMessage({ type: 'delay', samples: this.adapter.delaySamples, sampleRate, transport: this.ring ? 'shared-memory' : 'message-port' });
+  }
+
+  /**
+   * A model trained on another framing: a new engine (built here, once, not per quantum) takes
+   * over at once, in bypass until its model is ready, while the old one's output fades out, so
+   * the change of delay is a short crossfade rather than a jump.
+   */
+  private switchFraming(f: ProcessorFraming): void {
+    const old = this.engine;
+    old.setModelReady(false);
+    this.engine = this.buildEngine(f, old.framesPushed);
+    this.engine.setEnabled(old.isEnabled);
+    this.engine.setMaxAttenuation(this.maxAttenuationDb);
+    this.fadingAdapter = this.adapter;
+    this.adapter = new StreamAdapter(this.engine, sampleRate, f.modelSampleRate);
+    this.switchGain = 0;
+    this.nextMaskFrame = this.engine.framesPushed;
+    this.reportDelay();
   }
 
   private onControl(msg: { type: string; [k: string]: unknown }): void {
     if (msg.type === 'enabled') this.engine.setEnabled(msg.value as boolean);
-    else if (msg.type === 'max-attenuation') this.engine.setMaxAttenuation(msg.value as number);
+    else if (msg.type === 'max-attenuation') {
+      this.maxAttenuationDb = msg.value as number;
+      this.engine.setMaxAttenuation(this.maxAttenuationDb);
+    } else if (msg.type === 'framing') this.switchFraming(msg.framing as ProcessorFraming);
     else if (msg.type === 'inject-nan') this.nanToInject = msg.count as number;
     else if (msg.type === 'model-ready') {
       if (msg.value) this.nextMaskFrame = this.engine.framesPushed; // masks for older frames are not coming
@@ -89,12 +135,25 @@ class QuellProcessor extends AudioWorkletProcessor {
     this.nextMaskFrame = masked;
   }
 
+  private fadeOutPreviousFraming(input: Float32Array, output: Float32Array): void {
+    if (this.fadingOutput.length < output.length) this.fadingOutput = new Float32Array(output.length);
+    const old = this.fadingOutput;
+    this.fadingAdapter!.process(input, old, this.ignoreFrame);
+    const step = 1 / (SWITCH_FADE_SECONDS * sampleRate);
+    for (let i = 0; i < output.length; i++) {
+      this.switchGain = Math.min(1, this.switchGain + step);
+      output[i] = old[i] + (output[i] - old[i]) * this.switchGain;
+    }
+    if (this.switchGain >= 1) this.fadingAdapter = null;
+  }
+
   process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
     const input = inputs[0]?.[0] ?? this.silence; // no input connected yet: process silence
     const output = outputs[0][0];
     for (let i = 0; this.nanToInject > 0 && i < input.length && input !== this.silence; i++, this.nanToInject--) input[i] = NaN;
     if (this.ring) this.collectMasks();
     this.adapter.process(input, output, this.onFrame);
+    if (this.fadingAdapter) this.fadeOutPreviousFraming(input, output);
     for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(output);
     for (let i = 0; i < input.length; i++) {
       const a = Math.abs(input[i]);
@@ -104,7 +163,7 @@ class QuellProcessor extends AudioWorkletProcessor {
     }
     if (++this.quanta % STATS_EVERY === 0) {
       const e = this.engine;
-      this.port.postMessage({ type: 'stats', frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
+      this.port.postMessage({ type: 'stats', delaySeconds: this.adapter.delaySamples / sampleRate, frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
       this.peakIn = this.peakOut = 0;
     }
     return true;

@@ -111,9 +111,14 @@ export class Session {
     return this.context.state === 'suspended';
   }
 
-  /** Mic-to-speaker delay: the engine's plus what the browser reports for its own buffers. */
+  /** What the browser reports for its own buffers (input and output). */
+  get deviceDelaySeconds(): number {
+    return (this.context.baseLatency || 0) + (this.context.outputLatency || 0);
+  }
+
+  /** Mic-to-speaker delay: the engine's plus the browser's own buffers. */
   get totalDelaySeconds(): number {
-    return this.node.delaySeconds + (this.context.baseLatency || 0) + (this.context.outputLatency || 0);
+    return this.node.delaySeconds + this.deviceDelaySeconds;
   }
 
   /** The last (up to) 30 s of microphone and output, on one timeline. */

@@ -198,8 +198,42 @@ export class FrameEngine {
     this.lateInARow = 0;
   }
 
-  /** One hop of output: the frame due now is masked, synthesised and overlap-added. */
-  pullHop(output: Float32Array): void {
+  /**
+   * Gain for the band above the model's Nyquist frequency, which a caller at a higher rate
+   * carries around the model (StreamAdapter, file mode): the lower of the mask's mean over the
+   * top eighth of the bins and the frame's broadband gain (so that noise is attenuated at least
+   * as much up there as below), smoothed (fast rise, slower fall) so that it never pumps.
+   */
+  private upperGain = 1;
+
+  private updateUpperGain(spectrum: Float32Array, mask: Float32Array): void {
+    const { binCount } = this;
+    const from = binCount - Math.floor(binCount / 8);
+    let top = 0;
+    for (let k = from; k < binCount; k++) top += mask[k];
+    top /= binCount - from;
+    let kept = 0;
+    let total = 0;
+    for (let k = 0; k < binCount; k++) {
+      const e = spectrum[2 * k] * spectrum[2 * k] + spectrum[2 * k + 1] * spectrum[2 * k + 1];
+      kept += e * mask[k] * mask[k];
+      total += e;
+    }
+    const broadband = total > 0 ? Math.sqrt(kept / total) : top;
+    const target = top < broadband ? top : broadband;
+    this.upperGain += (target - this.upperGain) * (target > this.upperGain ? 0.5 : 0.2);
+  }
+
+  /**
+   * One hop of output: the frame due now is masked, synthesised and overlap-added.
+   *
+   * With `upperGain`, the caller carries the band above the model's Nyquist frequency itself,
+   * as g·(its input, delayed), with g written per sample into `upperGain`; the output then has
+   * g·(this engine's delayed input) taken off, so that after upsampling the two add up to the
+   * processed low band plus g·(the high band). In bypass g = 1 and this output is exactly 0:
+   * the caller's delayed input alone, every band of it, bit for bit.
+   */
+  pullHop(output: Float32Array, upperGain?: Float32Array): void {
     const { hopSize, fftSize, synthesisSize, overlap, frameOut, binCount } = this;
     const due = this.framesPushed - 1 - this.maskLatency;
     if (this.provisionalFrame >= 0) {
@@ -228,6 +262,7 @@ export class FrameEngine {
         this.provisionalFrame = due;
         this.provisionalMask.set(mask);
       }
+      if (upperGain) this.updateUpperGain(this.spectra[slot], mask);
       this.spectral.synthesize(this.spectra[slot], mask, frameOut);
       const start = fftSize - synthesisSize;
       for (let n = 0; n < synthesisSize; n++) overlap[n] += frameOut[start + n];
@@ -243,6 +278,11 @@ export class FrameEngine {
       }
       const wet = due >= 0 ? overlap[i] : 0;
       output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;
+      if (upperGain) {
+        const g = this.fade === 0 ? 1 : this.fade * this.upperGain + (1 - this.fade);
+        upperGain[i] = g;
+        output[i] -= g * dry;
+      }
     }
     overlap.copyWithin(0, hopSize);
     overlap.fill(0, synthesisSize - hopSize);

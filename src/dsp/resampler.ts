@@ -15,7 +15,7 @@
 /** More distinct positions than this (an odd rate pair) are rounded to the nearest of this many. */
 const MAX_PHASES = 1024;
 
-function besselI0(x: number): number {
+export function besselI0(x: number): number {
   let sum = 1;
   let term = 1;
   for (let k = 1; k < 50; k++) {

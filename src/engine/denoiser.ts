@@ -10,6 +10,8 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
+import type { ProcessorFraming, ProcessorOptions } from '../../worklets/quell-processor';
+import { synthesisSizeOf } from '../dsp/window';
 import type { ModelCard } from './card';
 import { fetchCard } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
@@ -25,10 +27,12 @@ export interface DenoiserOptions {
 }
 
 export interface DenoiserStats {
+  /** Mic-to-speaker delay of the engine now (algorithmic + mask wait + resampling), in seconds. */
+  delaySeconds: number;
   frames: number;
   /** Masks that missed their frame: the previous mask was used instead. */
   lateMasks: number;
-  /** Masks that came one hop late and corrected the three quarters of their frame still to play. */
+  /** Masks that came one hop late and corrected the part of their frame still to play. */
   correctedMasks: number;
   underruns: number;
   badSamples: number;
@@ -109,7 +113,7 @@ export class QuellNode extends AudioWorkletNode {
   transport = '';
   /** Null while a model runs; else why audio is passing through unprocessed. */
   failure: string | null = 'loading model';
-  readonly stats: DenoiserStats = { frames: 0, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
+  readonly stats: DenoiserStats = { delaySeconds: 0, frames: 0, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
   private worker: Worker | null = null;
   private ring: FrameRingBuffers | null = null;
   private enabled = true;
@@ -128,7 +132,7 @@ export class QuellNode extends AudioWorkletNode {
       outputChannelCount: [1],
       channelCount: 1,
       channelCountMode: 'explicit',
-      processorOptions: { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, synthesisSize: card.synthesisSize, maskLatency, ring: ring ?? undefined },
+      processorOptions: { ...processorFraming(card), maskLatency, ring: ring ?? undefined } satisfies ProcessorOptions,
     });
     this.card = card;
     this.modelUrl = modelUrl;
@@ -155,11 +159,20 @@ export class QuellNode extends AudioWorkletNode {
     this.port.postMessage({ type: 'max-attenuation', value: maxAttenuationDb });
   }
 
-  /** Switch to another model card live: bypass while it loads, state starts from zero. */
+  /**
+   * Switch to another model card live: bypass while it loads, state starts from zero. A model
+   * trained on another framing (window, hop, synthesis span) gets a new engine in the worklet,
+   * crossfaded in, and the delay changes with it ('delay' in the stats).
+   */
   async setModel(modelUrl: string): Promise<void> {
     const card = await fetchCard(modelUrl);
-    if (card.fftSize !== this.card.fftSize || card.hopSize !== this.card.hopSize || card.sampleRate !== this.card.sampleRate) {
-      throw new Error(`model ${card.name} uses a different STFT; create a new denoiser for it`);
+    if (card.fftSize !== this.card.fftSize) {
+      throw new Error(`model ${card.name} has ${card.fftSize / 2 + 1} bins where the running one has ${this.card.fftSize / 2 + 1}; create a new denoiser for it`);
+    }
+    const framing = (c: ModelCard) => [c.window, c.hopSize, synthesisSizeOf(c), c.sampleRate].join();
+    if (framing(card) !== framing(this.card)) {
+      this.port.postMessage({ type: 'model-ready', value: false });
+      this.port.postMessage({ type: 'framing', framing: processorFraming(card) });
     }
     this.card = card;
     this.modelUrl = modelUrl;
@@ -257,12 +270,17 @@ export class QuellNode extends AudioWorkletNode {
   private onWorkletMessage(msg: { type: string; [k: string]: unknown }): void {
     if (msg.type === 'delay') {
       this.delaySeconds = (msg.samples as number) / (msg.sampleRate as number);
+      this.stats.delaySeconds = this.delaySeconds;
       this.transport = msg.transport as string;
     } else if (msg.type === 'stats') {
       Object.assign(this.stats, msg);
       this.dispatchEvent(new CustomEvent('stats', { detail: this.stats }));
     }
   }
+}
+
+function processorFraming(card: ModelCard): ProcessorFraming {
+  return { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, synthesisSize: card.synthesisSize };
 }
 
 /** Framing used only to pass audio through when no model card could be read at all. */

@@ -25,7 +25,9 @@ export function resampleAligned(input: Float32Array, inRate: number, outRate: nu
 /**
  * Denoise one channel with exactly the streaming engine the browser runs, but with no mask
  * latency (each frame's mask is computed before its output is made) and with the engine's
- * fixed delay removed, so the output has the input's length and lines up with it.
+ * fixed delay removed, so the output has the input's length and lines up with it. Above the
+ * model's rate the band the model never sees is kept, with the engine's upper-band gain, as in
+ * the live StreamAdapter.
  */
 export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
   const card = runner.card;
@@ -37,6 +39,7 @@ export async function denoiseChannel(input: Float32Array, sampleRate: number, ru
   const delay = engine.delaySamples;
   const hops = Math.ceil((x.length + delay) / hop);
   const y = new Float32Array(hops * hop);
+  const upper = sampleRate > card.sampleRate ? new Float32Array(hops * hop) : undefined;
   const hopIn = new Float32Array(hop);
   const mask = new Float32Array(card.fftSize / 2 + 1);
   const progressEvery = Math.max(1, Math.round(card.sampleRate / hop));
@@ -47,7 +50,7 @@ export async function denoiseChannel(input: Float32Array, sampleRate: number, ru
     const frame = engine.pushHop(hopIn);
     await runner.step(engine.magnitudes, mask);
     engine.setMask(frame, mask);
-    engine.pullHop(y.subarray(start, start + hop));
+    engine.pullHop(y.subarray(start, start + hop), upper?.subarray(start, start + hop));
     if (options.onProgress && h % progressEvery === 0) options.onProgress(h / hops);
   }
   options.onProgress?.(1);
@@ -56,6 +59,17 @@ export async function denoiseChannel(input: Float32Array, sampleRate: number, ru
   // Resampling can be a sample short or long; the output always has the input's length.
   const result = new Float32Array(input.length);
   result.set(out.subarray(0, Math.min(out.length, input.length)));
+  if (upper) {
+    // the band above the model's: g × the input (the engine's output already has g × its own input taken off)
+    const gains = upper.subarray(delay, delay + x.length);
+    const step = card.sampleRate / sampleRate;
+    for (let i = 0; i < result.length; i++) {
+      const g = gains[Math.min(gains.length - 1, Math.floor(i * step))];
+      let v = input[i];
+      if (!(v >= -1 && v <= 1)) v = v > 1 ? 1 : v < -1 ? -1 : 0;
+      result[i] += g * v;
+    }
+  }
   return result;
 }
 
