@@ -13,7 +13,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { engineOptions } from '../src/engine/card';
+import { DEFAULT_MASK_LATENCY, engineOptions } from '../src/engine/card';
+import { framingDelay } from '../src/dsp/window';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
 import { loadRunner, readCard } from '../src/engine/load-node';
 import type { ModelRunner } from '../src/engine/model-runner';
@@ -188,6 +189,53 @@ async function realTimeFactors(cardPaths: string[]) {
   return Object.fromEntries(systems.map((system) => [system.name, percentile(passes[system.name], 0.5)]));
 }
 
+/** A click train at `rate`: 1 kHz bursts every half second. */
+function clicks(rate: number, seconds = 3): Float32Array {
+  const x = new Float32Array(seconds * rate);
+  const burst = Math.round(rate / 333);
+  for (let t = Math.round(rate / 4); t + burst < x.length; t += rate / 2) {
+    for (let i = 0; i < burst; i++) x[t + i] = 0.5 * Math.sin((Math.PI * i) / burst) * Math.sin((2 * Math.PI * 1000 * i) / rate);
+  }
+  return x;
+}
+
+/** Lag (samples) of the cross-correlation peak of y against x, within maxLag. */
+function lagOf(x: Float32Array, y: Float32Array, maxLag: number): number {
+  let best = -Infinity;
+  let lag = 0;
+  for (let l = 0; l <= maxLag; l++) {
+    let c = 0;
+    for (let i = l; i < y.length; i++) c += y[i] * x[i - l];
+    if (c > best) (best = c), (lag = l);
+  }
+  return lag;
+}
+
+/**
+ * Mic-to-speaker delay measured on the output, not quoted: the default model's engine as the
+ * worklet runs it (its mask wait, resampling at 44.1/48 kHz) and each peer, on a click train.
+ * Masks are all ones so that every click comes through whatever the model makes of it.
+ */
+async function measuredDelays(cardPath: string) {
+  const card = readCard(cardPath);
+  const rows: { system: string; rate: number; reportedMs: number | null; measuredMs: number }[] = [];
+  for (const rate of [16000, 44100, 48000]) {
+    const engine = new FrameEngine(engineOptions(card, DEFAULT_MASK_LATENCY));
+    const adapter = new StreamAdapter(engine, rate, card.sampleRate);
+    const ones = new Float32Array(card.fftSize / 2 + 1).fill(1);
+    const x = clicks(rate);
+    const y = new Float32Array(x.length);
+    for (let i = 0; i + 128 <= x.length; i += 128) adapter.process(x.subarray(i, i + 128), y.subarray(i, i + 128), (f) => engine.setMask(f, ones));
+    rows.push({ system: `Quell ${card.name}`, rate, reportedMs: (1000 * adapter.delaySamples) / rate, measuredMs: (1000 * lagOf(x, y, Math.round(0.1 * rate))) / rate });
+  }
+  for (const peer of PEERS) {
+    const instance = await createPeer(peer);
+    const x = clicks(peer.sampleRate);
+    rows.push({ system: peer.name, rate: peer.sampleRate, reportedMs: null, measuredMs: (1000 * lagOf(x, runPeer(instance, x), Math.round(0.1 * peer.sampleRate))) / peer.sampleRate });
+  }
+  return rows;
+}
+
 async function nodeMemory(cardPath: string) {
   const runner = await loadRunner(cardPath);
   const chunk = add(speechLike(10, 16000, 3, 0.1).samples, whiteNoise(160000, 0.01, 4));
@@ -353,7 +401,7 @@ async function soakSection() {
   say(`- Late frames in the soak: ${soakLate} of ${s.stats.frames - start.frames}; before it (start-up, and the 10 s after the first memory snapshot): ${start.lateMasks} of ${start.frames}; masks one hop late that corrected the rest of their frame: ${s.stats.correctedMasks - start.correctedMasks} in the soak; engine dropouts (FIFO underruns) since Start: ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
   const card = readCard(defaultCardPath()); // the page runs the default model
   const hopMs = (1000 * card.hopSize) / card.sampleRate;
-  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (STFT window − hop ${((1000 * (card.fftSize - card.hopSize)) / card.sampleRate).toFixed(0)} ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * hopMs} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
+  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (framing ${((1000 * framingDelay(card)) / card.sampleRate).toFixed(0)} ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * hopMs} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
   say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
   const memLine = (m: { total: number | null; modelWorker: number | null; mainHeap: number | null }) =>
     `${m.total !== null ? `${mb(m.total)} whole page (workers and wasm included), of which the model worker (its JS heap and onnxruntime's wasm memory) ${m.modelWorker !== null ? mb(m.modelWorker) : 'n/a'}` : 'n/a'}; main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
@@ -402,6 +450,14 @@ async function main() {
   say();
   const quell48 = rtf[QUELL_AT_48K(defaultName)];
   say(`Targets for the default model: Quell/RNNoise ≤ 0.9 → **${(quell / rtf.RNNoise).toFixed(2)}** at 16 kHz, **${(quell48 / rtf.RNNoise).toFixed(2)}** in a 48 kHz context (RNNoise's own rate) with the worklet's own resampling; Quell/GTCRN ≤ 0.2 → **${(quell / rtf.GTCRN).toFixed(2)}** (both at 16 kHz).`);
+  say();
+  say('## Delay, measured on the output (click train, cross-correlation peak)');
+  say();
+  say('| system | context rate | engine delay reported | measured |');
+  say('|---|---|---|---|');
+  for (const d of await measuredDelays(defaultCard)) say(`| ${d.system} | ${d.rate} Hz | ${d.reportedMs === null ? '–' : `${d.reportedMs.toFixed(2)} ms`} | ${d.measuredMs.toFixed(2)} ms |`);
+  say();
+  say(`Quell's engine delay is its framing's own (synthesis span − hop), the mask wait (${DEFAULT_MASK_LATENCY} hops) and, off 16 kHz, resampling both ways; the browser's device buffers come on top for every system alike. Targets: ≤ 20 ms at 16 kHz, ≤ 25 ms in a 48 kHz context.`);
   const mem = await nodeMemory(defaultCard);
   say();
   const nodeMem = (m: typeof mem.after10s) => `JS heap ${mb(m.heap)}, onnxruntime wasm memory ${mb(m.wasm)}, process RSS ${mb(m.rss)}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -94,4 +94,116 @@ test('bad input: clear messages and non-zero exits', async () => {
   r = await denoise(ok, join(dir, 'x.wav'), '--model', card);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /gone\.onnx not found/);
+});
+
+/** A WAV's bytes with its header edited: the data chunk's size field, or chunks repeated. */
+function wavBytes(seconds = 0.5): Uint8Array {
+  return encodeWav([speechLike(seconds, 16000, 3, 0.1).samples], 16000, 'pcm16');
+}
+
+test('never loses a recording: OUT = IN is refused without --in-place, and --in-place replaces it only when complete', async () => {
+  const rec = join(dir, 'rec.wav');
+  const original = wavBytes();
+  writeFileSync(rec, original);
+  let r = await denoise(rec, rec);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /rec\.wav is the input: pass --in-place/);
+  assert.deepEqual(new Uint8Array(readFileSync(rec)), original, 'the input must be untouched');
+  r = await denoise(rec, rec, '--in-place');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(decodeWav(readFileSync(rec)).channels[0].length, 8000);
+  const folder = join(dir, 'same');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'a.wav'), original);
+  r = await denoise(folder, folder);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /is the input folder/);
+  assert.deepEqual(new Uint8Array(readFileSync(join(folder, 'a.wav'))), original);
+});
+
+test('a header whose data size is 0 (a recorder that crashed) is read as players read it: the rest of the file is audio', async () => {
+  const bytes = wavBytes();
+  new DataView(bytes.buffer).setUint32(40, 0, true);
+  const crashed = join(dir, 'crashed.wav');
+  writeFileSync(crashed, bytes);
+  const r = await denoise(crashed, join(dir, 'crashed-out.wav'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(decodeWav(readFileSync(join(dir, 'crashed-out.wav'))).channels[0].length, 8000);
+});
+
+test('WAVs that cannot be read right are refused with the reason, and nothing is written', async () => {
+  const good = wavBytes();
+  const cases: [string, Uint8Array, RegExp][] = [];
+  const twoData = new Uint8Array(good.length + good.length - 36);
+  twoData.set(good);
+  twoData.set(good.subarray(36), good.length); // a second data chunk
+  new DataView(twoData.buffer).setUint32(4, twoData.length - 8, true);
+  cases.push(['two-data.wav', twoData, /two data chunks/]);
+  const twoFmt = new Uint8Array(good.length + 24);
+  twoFmt.set(good.subarray(0, 36));
+  twoFmt.set(good.subarray(12, 36), 36); // the format chunk again
+  twoFmt.set(good.subarray(36), 60);
+  cases.push(['two-fmt.wav', twoFmt, /two format chunks/]);
+  const absurdRate = good.slice();
+  new DataView(absurdRate.buffer).setUint32(24, 4_000_000_000, true);
+  cases.push(['rate.wav', absurdRate, /sample rate 4000000000 Hz/]);
+  const threeHz = good.slice();
+  new DataView(threeHz.buffer).setUint32(24, 3, true);
+  cases.push(['3hz.wav', threeHz, /sample rate 3 Hz/]);
+  const manyChannels = good.slice();
+  new DataView(manyChannels.buffer).setUint16(22, 65535, true);
+  cases.push(['channels.wav', manyChannels, /65535 channels/]);
+  cases.push(['empty.wav', good.subarray(0, 44), /no audio in the data chunk/]);
+  for (const [name, bytes, reason] of cases) {
+    const input = join(dir, name);
+    const output = join(dir, `out-${name}`);
+    writeFileSync(input, bytes);
+    const r = await denoise(input, output);
+    assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${name.replace('.', '\\.')} is not a readable WAV file: ${reason.source}`), name);
+    assert.ok(!existsSync(output), `${name}: no output may be written`);
+  }
+});
+
+test('options are checked: bad --max-attenuation, unknown options and a missing value are refused; --help exits 0', async () => {
+  const input = join(dir, 'opt.wav');
+  writeFileSync(input, wavBytes());
+  for (const bad of ['abc', 'NaN', '12dB', '-6', '']) {
+    const r = await denoise(input, join(dir, 'opt-out.wav'), '--max-attenuation', bad);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.stderr, /--max-attenuation must be a number of decibels ≥ 0/, bad);
+  }
+  let r = await denoise(input, join(dir, 'opt-out.wav'), '--max-attenuation');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--max-attenuation needs a value/);
+  r = await denoise(input, join(dir, 'opt-out.wav'), '--strength', '3');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option --strength/);
+  r = await denoise('--help');
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /usage: npm run denoise/);
+  assert.ok(!existsSync(join(dir, 'opt-out.wav')));
+});
+
+test('a batch denoises every good file, names each bad one, sums up and exits non-zero', async () => {
+  const inDir = join(dir, 'batch');
+  mkdirSync(join(inDir, 'folder.wav'), { recursive: true }); // a folder named like a file is skipped
+  writeFileSync(join(inDir, 'a.wav'), wavBytes());
+  writeFileSync(join(inDir, 'b.wav'), 'not a wav');
+  writeFileSync(join(inDir, 'c.wav'), wavBytes());
+  const r = await denoise(inDir, join(dir, 'batch-out'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /b\.wav is not a readable WAV file/);
+  assert.match(r.stderr, /2 of 3 files denoised; failed: .*b\.wav/);
+  assert.ok(existsSync(join(dir, 'batch-out', 'a.wav')) && existsSync(join(dir, 'batch-out', 'c.wav')));
+  assert.ok(!existsSync(join(dir, 'batch-out', 'b.wav')));
+});
+
+test('relative paths are the user\'s: resolved from the folder npm was run in', async () => {
+  const here = join(dir, 'cwd');
+  mkdirSync(here, { recursive: true });
+  writeFileSync(join(here, 'mine.wav'), wavBytes());
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(root, 'tools/denoise.ts'), 'mine.wav', 'mine-clean.wav'], { cwd: root, env: { ...process.env, INIT_CWD: here } });
+  assert.equal(JSON.parse(stdout.trim().split('\n').pop()!).files, 1);
+  assert.ok(existsSync(join(here, 'mine-clean.wav')));
 });

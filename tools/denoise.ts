@@ -3,84 +3,170 @@
  *
  *   npm run denoise -- IN.wav OUT.wav [--model models/quell-gru.json] [--max-attenuation 40]
  *   npm run denoise -- IN_DIR OUT_DIR          (every .wav in IN_DIR)
+ *   npm run denoise -- rec.wav rec.wav --in-place
  *
- * Ends with one JSON line: audio seconds, processing seconds, real-time factor.
+ * Never loses a recording: each output is written to a temporary file beside it and renamed
+ * into place only when complete, and an output that is its own input is refused unless
+ * --in-place is given. A batch goes through every file, names each one that failed, and exits
+ * non-zero if any did. Ends with one JSON line: files, audio seconds, processing seconds,
+ * real-time factor.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner } from '../src/engine/load-node';
 import { denoiseChannels } from '../src/engine/offline';
 import { decodeWav, encodeWav } from '../src/engine/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// `npm run` starts scripts in the package root; paths the user typed are relative to where they were.
+const userDir = process.env.INIT_CWD ?? process.cwd();
+
+const USAGE = `usage: npm run denoise -- IN.wav OUT.wav | IN_DIR OUT_DIR [options]
+
+  --model CARD.json        model card (default: the bundled default model)
+  --max-attenuation DB     at most DB decibels of suppression, a number ≥ 0 (default: no limit)
+  --in-place               allow OUT to be IN (written atomically: the original stays until the new file is complete)
+  --help                   this text`;
 
 export function defaultCardPath(): string {
   const index = JSON.parse(readFileSync(join(root, 'models', 'index.json'), 'utf8'));
   return join(root, 'models', index.default);
 }
 
-function usage(message?: string): never {
-  if (message) console.error(`denoise: ${message}`);
-  console.error('usage: npm run denoise -- IN.wav OUT.wav | IN_DIR OUT_DIR [--model CARD.json] [--max-attenuation DB]');
-  process.exit(2);
+class UsageError extends Error {}
+
+interface Options {
+  cardPath: string;
+  maxAttenuationDb: number;
+  inPlace: boolean;
+  input: string;
+  output: string;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  let cardPath = defaultCardPath();
+export function parseArgs(args: string[]): Options | 'help' {
+  let cardPath = '';
   let maxAttenuationDb = Infinity;
+  let inPlace = false;
   const paths: string[] = [];
+  const value = (i: number, name: string) => {
+    const v = args[i];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${name} needs a value`);
+    return v;
+  };
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--model') cardPath = resolve(args[++i] ?? usage('--model needs a path'));
-    else if (args[i] === '--max-attenuation') maxAttenuationDb = Number(args[++i]);
-    else if (args[i] === '--help' || args[i] === '-h') usage();
-    else paths.push(args[i]);
+    const a = args[i];
+    if (a === '--help' || a === '-h') return 'help';
+    if (a === '--model') cardPath = resolve(userDir, value(++i, '--model'));
+    else if (a === '--max-attenuation') {
+      const text = value(++i, '--max-attenuation');
+      const db = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
+      if (!Number.isFinite(db)) throw new UsageError(`--max-attenuation must be a number of decibels ≥ 0, got "${text}"`);
+      maxAttenuationDb = db;
+    } else if (a === '--in-place') inPlace = true;
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+    else paths.push(a);
   }
-  if (paths.length !== 2) usage('expected an input and an output');
-  const [input, output] = paths;
-  if (!existsSync(input)) usage(`input ${input} does not exist`);
-  const jobs: [string, string][] = [];
-  if (statSync(input).isDirectory()) {
-    const files = readdirSync(input).filter((f) => f.toLowerCase().endsWith('.wav')).sort();
-    if (files.length === 0) usage(`no .wav files in ${input}`);
-    mkdirSync(output, { recursive: true });
-    for (const f of files) jobs.push([join(input, f), join(output, f)]);
-  } else {
-    jobs.push([input, output]);
+  if (paths.length !== 2) throw new UsageError(`expected an input and an output, got ${paths.length} path${paths.length === 1 ? '' : 's'}`);
+  return { cardPath: cardPath || defaultCardPath(), maxAttenuationDb, inPlace, input: resolve(userDir, paths[0]), output: resolve(userDir, paths[1]) };
+}
+
+/** The same file or folder, whatever the spelling (links, relative paths). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  return real(a) === real(b);
+}
+
+/** Write bytes to `path` atomically: a temporary file beside it, renamed over it when complete. */
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  const temporary = join(dirname(path), `.${basename(path)}.quell-${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, bytes);
+    renameSync(temporary, path);
+  } catch (e) {
+    rmSync(temporary, { force: true });
+    throw new Error(`could not write ${path}: ${(e as Error).message}`);
   }
-  const runner = await loadRunner(cardPath);
+}
+
+function plan(o: Options): [string, string][] {
+  if (!existsSync(o.input)) throw new UsageError(`input ${o.input} does not exist`);
+  if (!statSync(o.input).isDirectory()) {
+    if (existsSync(o.output) && statSync(o.output).isDirectory()) throw new UsageError(`output ${o.output} is a folder; give a file name, or give a folder as input too`);
+    if (samePath(o.input, o.output) && !o.inPlace) throw new UsageError(`output ${o.output} is the input: pass --in-place to replace it (atomically)`);
+    return [[o.input, o.output]];
+  }
+  if (existsSync(o.output) && !statSync(o.output).isDirectory()) throw new UsageError(`input ${o.input} is a folder, so the output must be one too: ${o.output} is a file`);
+  const inside = relative(o.input, o.output);
+  if (samePath(o.input, o.output) && !o.inPlace) throw new UsageError(`output folder ${o.output} is the input folder: pass --in-place to replace its files (atomically)`);
+  if (!samePath(o.input, o.output) && inside && !inside.startsWith('..')) throw new UsageError(`output folder ${o.output} is inside the input folder ${o.input}`);
+  const files = readdirSync(o.input).filter((f) => f.toLowerCase().endsWith('.wav') && statSync(join(o.input, f)).isFile()).sort();
+  if (files.length === 0) throw new UsageError(`no .wav files in ${o.input}`);
+  return files.map((f) => [join(o.input, f), join(o.output, f)]);
+}
+
+async function main(): Promise<number> {
+  let options: Options | 'help';
+  let jobs: [string, string][];
+  try {
+    options = parseArgs(process.argv.slice(2));
+    if (options === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    jobs = plan(options);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`denoise: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  const runner = await loadRunner(options.cardPath);
   let audioSeconds = 0;
+  const failed: string[] = [];
   const started = performance.now();
   const interactive = process.stderr.isTTY;
   for (const [src, dst] of jobs) {
-    const decoded = decodeWav(readFileSync(src), src);
-    const seconds = decoded.channels[0].length / decoded.sampleRate;
-    audioSeconds += seconds;
-    let lastShown = -1;
-    const onProgress = (f: number) => {
-      const pct = Math.floor(f * 100);
-      if (seconds < 10 || pct === lastShown || pct % 10 !== 0) return;
-      lastShown = pct;
-      process.stderr.write(interactive ? `\r${basename(src)}: ${pct}%` : `${basename(src)}: ${pct}%\n`);
-    };
-    const out = await denoiseChannels(decoded.channels, decoded.sampleRate, runner, { maxAttenuationDb, onProgress });
-    if (interactive && seconds >= 10) process.stderr.write('\n');
-    const encoding = ['pcm16', 'pcm24'].includes(decoded.encoding) ? decoded.encoding : 'float32';
-    mkdirSync(dirname(resolve(dst)), { recursive: true });
-    writeFileSync(dst, encodeWav(out, decoded.sampleRate, encoding));
+    try {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(src);
+      } catch (e) {
+        throw new Error(`could not read ${src}: ${(e as Error).message}`);
+      }
+      const decoded = decodeWav(bytes, src);
+      const seconds = decoded.channels[0].length / decoded.sampleRate;
+      let lastShown = -1;
+      const onProgress = (f: number) => {
+        const pct = Math.floor(f * 100);
+        if (seconds < 10 || pct === lastShown || pct % 10 !== 0) return;
+        lastShown = pct;
+        process.stderr.write(interactive ? `\r${basename(src)}: ${pct}%` : `${basename(src)}: ${pct}%\n`);
+      };
+      const out = await denoiseChannels(decoded.channels, decoded.sampleRate, runner, { maxAttenuationDb: options.maxAttenuationDb, onProgress });
+      if (interactive && seconds >= 10) process.stderr.write('\n');
+      const encoding = ['pcm16', 'pcm24'].includes(decoded.encoding) ? decoded.encoding : 'float32';
+      mkdirSync(dirname(dst), { recursive: true });
+      writeAtomically(dst, encodeWav(out, decoded.sampleRate, encoding));
+      audioSeconds += seconds;
+    } catch (e) {
+      failed.push(src);
+      console.error(`denoise: ${(e as Error).message}`);
+    }
   }
   const processingSeconds = (performance.now() - started) / 1000;
+  if (jobs.length > 1 || failed.length) console.error(`denoise: ${jobs.length - failed.length} of ${jobs.length} file${jobs.length === 1 ? '' : 's'} denoised${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
   console.log(JSON.stringify({
-    files: jobs.length,
+    files: jobs.length - failed.length,
+    failed: failed.length,
     model: runner.card.name,
     audioSeconds: +audioSeconds.toFixed(3),
     processingSeconds: +processingSeconds.toFixed(3),
-    realTimeFactor: +(processingSeconds / audioSeconds).toFixed(4),
+    realTimeFactor: audioSeconds > 0 ? +(processingSeconds / audioSeconds).toFixed(4) : null,
   }));
+  return failed.length ? 1 : 0;
 }
 
-main().catch((e: Error) => {
+main().then((code) => process.exit(code)).catch((e: Error) => {
   console.error(`denoise: ${e.message}`);
   process.exit(1);
 });

@@ -68,6 +68,13 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
   return { family: 'unknown', parameters: 0, ...(c as object) } as ModelCard;
 }
 
+/**
+ * Hops the live output waits for a frame's mask from the model worker: two, because the worklet
+ * is called in bursts (two quanta back to back leave no time for a round trip between them);
+ * the in-place correction of a mask one hop late covers only part of a low-delay frame.
+ */
+export const DEFAULT_MASK_LATENCY = 2;
+
 /** The streaming engine's options for a card: its framing, rate and the given mask wait. */
 export function engineOptions(card: ModelCard, maskLatency: number): FrameEngineOptions {
   const { fftSize, hopSize, window, synthesisSize, sampleRate } = card;

@@ -12,7 +12,7 @@
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
 import type { ProcessorFraming, ProcessorOptions } from '../../worklets/quell-processor';
 import { synthesisSizeOf } from '../dsp/window';
-import type { ModelCard } from './card';
+import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
 
@@ -46,7 +46,7 @@ export interface DenoiserStats {
   allSteps?: { steps: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; framesBehind: number[] };
 }
 
-export const DEFAULT_MASK_LATENCY = 2;
+export { DEFAULT_MASK_LATENCY };
 
 export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): Promise<string> {
   const indexUrl = new URL(`${base}models/index.json`, location.href).href;

@@ -12,6 +12,9 @@ export interface DecodedWav {
 }
 
 const PCM = 1;
+const MIN_RATE = 1000;
+const MAX_RATE = 768000;
+const MAX_CHANNELS = 64;
 const FLOAT = 3;
 const EXTENSIBLE = 0xfffe;
 
@@ -27,11 +30,20 @@ export function decodeWav(bytes: Uint8Array, source = 'input'): DecodedWav {
   let sampleRate = 0;
   let bits = 0;
   let data: Uint8Array | null = null;
+  let seenFormat = false;
+  // A chunk id is four printable ASCII characters; used to tolerate a missing pad byte.
+  const plausible = (at: number) => at + 8 <= bytes.length && [...bytes.subarray(at, at + 4)].every((b) => b >= 0x20 && b < 0x7f);
   for (let at = 12; at + 8 <= bytes.length; ) {
     const id = tag(at);
-    const size = view.getUint32(at + 4, true);
+    let size = view.getUint32(at + 4, true);
     const body = at + 8;
+    if (id === 'data' && (size === 0 || size === 0xffffffff) && body < bytes.length) {
+      // A recorder that stopped before finalising the header: the rest of the file is the audio, as players read it.
+      size = bytes.length - body;
+    }
     if (id === 'fmt ') {
+      if (seenFormat) fail('two format chunks (which one describes the audio?)');
+      seenFormat = true;
       if (size < 16) fail('format chunk too short');
       format = view.getUint16(body, true);
       channelCount = view.getUint16(body + 2, true);
@@ -39,16 +51,22 @@ export function decodeWav(bytes: Uint8Array, source = 'input'): DecodedWav {
       bits = view.getUint16(body + 14, true);
       if (format === EXTENSIBLE && size >= 26) format = view.getUint16(body + 24, true);
     } else if (id === 'data') {
+      if (data) fail('two data chunks');
+      if (!seenFormat) fail('the data chunk comes before the format chunk');
       data = bytes.subarray(body, Math.min(bytes.length, body + size)); // tolerate a truncated last chunk
     }
-    at = body + size + (size & 1);
+    const next = body + size + (size & 1);
+    at = (size & 1) && !plausible(next) && plausible(next - 1) ? next - 1 : next; // a writer that left out the pad byte
   }
-  if (!channelCount || !sampleRate) fail('no format chunk');
+  if (!seenFormat) fail('no format chunk');
+  if (channelCount < 1 || channelCount > MAX_CHANNELS) fail(`${channelCount} channels (at most ${MAX_CHANNELS})`);
+  if (sampleRate < MIN_RATE || sampleRate > MAX_RATE) fail(`sample rate ${sampleRate} Hz (expected ${MIN_RATE}–${MAX_RATE} Hz)`);
   if (!data) fail('no data chunk');
   const supported = (format === PCM && [8, 16, 24, 32].includes(bits)) || (format === FLOAT && [32, 64].includes(bits));
   if (!supported) fail(`unsupported encoding (format ${format}, ${bits}-bit)`);
   const width = bits / 8;
   const frames = Math.floor(data!.length / (width * channelCount));
+  if (frames === 0) fail('no audio in the data chunk');
   const channels = Array.from({ length: channelCount }, () => new Float32Array(frames));
   const d = new DataView(data!.buffer, data!.byteOffset, data!.byteLength);
   for (let i = 0; i < frames; i++) {
