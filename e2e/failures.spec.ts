@@ -151,3 +151,31 @@ test('microphone unplugged mid-session: a message, and the app stays usable', as
     await browser.close();
   }
 });
+
+test('the audio engine throws: a banner says so and the microphone is heard unprocessed, never muted', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    await flow(page, 1);
+    await page.evaluate(() => (window as unknown as { __quell: { breakProcessor(): void } }).__quell.breakProcessor());
+    await expect(page.getByTestId('model-banner')).toContainText('audio engine stopped', { timeout: 5000 });
+    await page.waitForTimeout(2000);
+    const cap = await capture(page);
+    expect(bypassError(cap, 0, 1)).toBeLessThan(1e-6); // routed around the dead node: the microphone itself
+    expect(energyOf(cap.output.subarray(cap.output.length - cap.sampleRate))).toBeGreaterThan(0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a bad mask wait in the address (?latency=1.5) is refused with a message naming it; nothing is muted', async () => {
+  const { browser, page } = await openApp(noisySpeech().file, { query: '?latency=1.5' });
+  try {
+    await page.getByRole('button', { name: 'Start microphone' }).click();
+    await expect(page.getByRole('alert')).toContainText('maskLatency must be a whole number of hops');
+    expect((await state(page)).running).toBe(false);
+  } finally {
+    await browser.close();
+  }
+});

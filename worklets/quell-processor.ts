@@ -51,6 +51,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   private peakOut = 0;
   private readonly silence = new Float32Array(128);
   private nanToInject = 0; // failure drill: corrupt the next samples of real input
+  private throwNext = false; // failure drill: the processor dies as a bug would kill it
   private readonly onFrame: (frame: number, magnitudes: Float32Array) => void;
   private readonly ignoreFrame = () => undefined;
   private maxAttenuationDb = Infinity;
@@ -104,6 +105,7 @@ class QuellProcessor extends AudioWorkletProcessor {
       this.engine.setMaxAttenuation(this.maxAttenuationDb);
     } else if (msg.type === 'framing') this.switchFraming(msg.framing as ProcessorFraming);
     else if (msg.type === 'inject-nan') this.nanToInject = msg.count as number;
+    else if (msg.type === 'throw') this.throwNext = true;
     else if (msg.type === 'model-ready') {
       if (msg.value) this.nextMaskFrame = this.engine.framesPushed; // masks for older frames are not coming
       this.engine.setModelReady(msg.value as boolean);
@@ -150,6 +152,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
     const input = inputs[0]?.[0] ?? this.silence; // no input connected yet: process silence
     const output = outputs[0][0];
+    if (this.throwNext) throw new Error('failure drill: the processor threw');
     for (let i = 0; this.nanToInject > 0 && i < input.length && input !== this.silence; i++, this.nanToInject--) input[i] = NaN;
     if (this.ring) this.collectMasks();
     this.adapter.process(input, output, this.onFrame);

@@ -72,10 +72,21 @@ export class Session {
     node.connect(context.destination);
     source.connect(recorder, 0, 0);
     node.connect(recorder, 0, 1);
+    node.addEventListener('error', (e) => {
+      if ((e as CustomEvent<{ fatal?: boolean } | undefined>).detail?.fatal) this.bypassNode();
+    });
     recorder.port.onmessage = (e) => {
       this.pendingDumps.get(e.data.id)?.(e.data as Capture);
       this.pendingDumps.delete(e.data.id);
     };
+  }
+
+  /** The node's processor died: route the microphone around it, to every place it fed. */
+  private bypassNode(): void {
+    this.node.disconnect();
+    this.source.connect(this.outputAnalyser);
+    this.source.connect(this.context.destination);
+    this.source.connect(this.recorder, 0, 1);
   }
 
   static async start(options: SessionOptions = {}): Promise<Session> {

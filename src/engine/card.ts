@@ -34,6 +34,10 @@ export interface ModelCard {
   data?: Record<string, unknown>;
 }
 
+const MIN_FFT = 64;
+const MAX_FFT = 8192;
+const MAX_STATE_VALUES = 1 << 20;
+
 /** Check a parsed card; throws an Error that names the card and the first problem found. */
 export function parseModelCard(json: unknown, source: string): ModelCard {
   const fail = (why: string): never => {
@@ -47,7 +51,9 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`"${key}" must be a positive integer`);
   }
   const fftSize = c.fftSize as number;
-  if (fftSize & (fftSize - 1)) fail('"fftSize" must be a power of two');
+  if (fftSize & (fftSize - 1) || fftSize < MIN_FFT || fftSize > MAX_FFT) fail(`"fftSize" must be a power of two from ${MIN_FFT} to ${MAX_FFT}, got ${fftSize}`);
+  const rate = c.sampleRate as number;
+  if (rate < 8000 || rate > 48000) fail(`"sampleRate" must be from 8000 to 48000 Hz, got ${rate}`);
   if (fftSize % (c.hopSize as number) !== 0) fail('"hopSize" must divide "fftSize"');
   const framing = framingProblem(c as unknown as Framing);
   if (framing) fail(framing);
@@ -63,6 +69,9 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
   for (const s of c.states as StateSpec[]) {
     if (typeof s.input !== 'string' || typeof s.output !== 'string' || !Array.isArray(s.shape)) {
       fail('each state needs "input", "output" and "shape"');
+    }
+    if (!s.shape.every((d) => Number.isInteger(d) && d > 0) || s.shape.reduce((a, b) => a * b, 1) > MAX_STATE_VALUES) {
+      fail(`state "${s.input}" must have whole positive dimensions and at most ${MAX_STATE_VALUES} values, got [${s.shape.join(', ')}]`);
     }
   }
   return { family: 'unknown', parameters: 0, ...(c as object) } as ModelCard;

@@ -48,6 +48,9 @@ export interface DenoiserStats {
 
 export { DEFAULT_MASK_LATENCY };
 
+/** More hops than this is not a latency anyone wants, and would make the worklet's buffers huge. */
+export const MAX_MASK_LATENCY = 8;
+
 export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): Promise<string> {
   const indexUrl = new URL(`${base}models/index.json`, location.href).href;
   const response = await fetch(indexUrl);
@@ -118,12 +121,16 @@ export class QuellNode extends AudioWorkletNode {
   private ring: FrameRingBuffers | null = null;
   private enabled = true;
   private disposed = false;
+  private processorFailed = false;
   private lastWorkerBeat = 0;
   private watchdog: ReturnType<typeof setInterval>;
   private lastFrames = 0;
 
   constructor(context: BaseAudioContext, card: ModelCard, modelUrl: string, options: DenoiserOptions) {
     const maskLatency = options.maskLatency ?? DEFAULT_MASK_LATENCY;
+    if (!Number.isInteger(maskLatency) || maskLatency < 0 || maskLatency > MAX_MASK_LATENCY) {
+      throw new Error(`maskLatency must be a whole number of hops from 0 to ${MAX_MASK_LATENCY}, got ${maskLatency}`);
+    }
     const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
     const ring = isolated ? createFrameRing(card.fftSize / 2 + 1) : null;
     super(context, 'quell-processor', {
@@ -139,6 +146,14 @@ export class QuellNode extends AudioWorkletNode {
     this.maskLatency = maskLatency;
     this.ring = ring;
     this.port.onmessage = (e) => this.onWorkletMessage(e.data);
+    // The processor threw: it outputs silence from now on. Whoever routes the audio must go
+    // around this node (Session does), so the microphone is never muted by a failure.
+    this.onprocessorerror = () => {
+      if (this.processorFailed) return;
+      this.processorFailed = true;
+      this.failure = 'the audio engine stopped with an error; audio now bypasses it';
+      this.dispatchEvent(new CustomEvent('error', { detail: { message: this.failure, recovering: false, fatal: true } }));
+    };
     if (options.maxAttenuationDb !== undefined) this.setStrength(options.maxAttenuationDb);
     if (options.enabled === false) this.setEnabled(false);
     this.watchdog = setInterval(() => this.checkWorker(), 250);
@@ -187,6 +202,11 @@ export class QuellNode extends AudioWorkletNode {
   /** For tests and the failure drill: kill the model worker as a crash would. */
   crashWorkerForTest(): void {
     this.worker?.terminate();
+  }
+
+  /** For the failure drill: the processor throws, as a bug in it would. */
+  breakProcessorForTest(): void {
+    this.port.postMessage({ type: 'throw' });
   }
 
   /** For the failure drill: the next `count` input samples become NaN. */

@@ -133,6 +133,12 @@ async function serveRing(r: FrameRing): Promise<void> {
   }
 }
 
+/** A failed step stops this worker's answers: the node hears why at once (not from its watchdog) and restarts it. */
+function reportStepError(err: unknown): void {
+  runner = null;
+  scope.postMessage({ type: 'error', message: `a model step failed: ${(err as Error)?.message ?? err}` });
+}
+
 scope.onmessage = async (e: MessageEvent<Inbound>) => {
   const msg = e.data;
   try {
@@ -146,18 +152,20 @@ scope.onmessage = async (e: MessageEvent<Inbound>) => {
         const previous = ring;
         ring = new FrameRing(msg.ring, (card?.fftSize ?? 512) / 2 + 1);
         if (previous) Atomics.notify(previous.control, WRITTEN); // its loop wakes, sees it is replaced, ends
-        void serveRing(ring);
+        serveRing(ring).catch(reportStepError);
       } else if (msg.port) {
         port = msg.port;
         // Steps must not overlap (the state is carried), so frames are answered strictly in order.
         let queue = Promise.resolve();
         port.onmessage = (m: MessageEvent<{ frame: number; magnitudes: Float32Array }>) => {
-          queue = queue.then(async () => {
-            if (!runner) return;
-            await step(m.data.frame, m.data.magnitudes);
-            const out = mask.slice();
-            port!.postMessage({ frame: m.data.frame, mask: out }, [out.buffer]);
-          });
+          queue = queue
+            .then(async () => {
+              if (!runner) return;
+              await step(m.data.frame, m.data.magnitudes);
+              const out = mask.slice();
+              port!.postMessage({ frame: m.data.frame, mask: out }, [out.buffer]);
+            })
+            .catch(reportStepError);
         };
       }
     }
