@@ -138,14 +138,15 @@ test('audio paused by the browser: a banner with a button that resumes it', asyn
   }
 });
 
-test('microphone unplugged mid-session: a message, and the app stays usable', async () => {
+test('microphone unplugged mid-session: a message, the session stops so the page and the button agree, and Start works again', async () => {
   const scenario = noisySpeech();
   const { browser, page } = await openApp(scenario.file);
   try {
     await start(page);
     await page.evaluate(() => (window as unknown as { __quell: { unplugMicrophone(): void } }).__quell.unplugMicrophone());
-    await expect(page.getByRole('alert')).toContainText(/microphone stopped/i);
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect(page.getByRole('alert')).toContainText(/microphone stopped.*press Start microphone/i);
+    await expect(page.getByRole('button', { name: 'Stop' })).toHaveCount(0);
+    expect((await state(page)).running).toBe(false);
     await start(page); // and starting again works
   } finally {
     await browser.close();

@@ -51,3 +51,19 @@ test('a file that is not audio gets a clear message', async () => {
     await browser.close();
   }
 });
+
+test('choosing the same file again runs it again, with the strength it now has, and says which model and strength made it', async () => {
+  const file = join(AUDIO_DIR, 'again.wav');
+  writeFileSync(file, encodeWav([noisySpeech('again').noisy.subarray(0, 16000 * 2)], 16000, 'pcm16'));
+  const { browser, page } = await openApp(null);
+  try {
+    const chooser = page.getByTestId('file-input');
+    await chooser.setInputFiles(file);
+    await expect(page.getByTestId('file-result')).toContainText('maximum strength', { timeout: 60_000 });
+    await page.getByRole('slider').fill('12');
+    await chooser.setInputFiles(file);
+    await expect(page.getByTestId('file-result')).toContainText(/again\.wav, quell-[\w-]+, at most 12 dB/, { timeout: 60_000 });
+  } finally {
+    await browser.close();
+  }
+});

@@ -231,3 +231,17 @@ test('switching model live: the state starts afresh, no click, no dropout', asyn
     await browser.close();
   }
 });
+
+test('before Start the pickers show real choices: a microphone, and models without the test fixture', async () => {
+  const { browser, page } = await openApp(noisySpeech().file);
+  try {
+    const mic = page.getByRole('combobox', { name: 'Microphone' });
+    await expect.poll(async () => (await mic.evaluate((s: HTMLSelectElement) => s.selectedOptions[0]?.textContent ?? '')).trim()).not.toBe('');
+    const models = page.getByRole('combobox', { name: 'Model' });
+    await expect.poll(async () => (await models.locator('option').allTextContents()).length).toBeGreaterThan(0);
+    expect((await models.locator('option').allTextContents()).some((o) => o.includes('fixture'))).toBe(false);
+    await expect(page.getByText('only the test fixture')).toHaveCount(0);
+  } finally {
+    await browser.close();
+  }
+});
