@@ -19,8 +19,9 @@ from .config import HOP_SIZE, N_BINS, SAMPLE_RATE
 # running average (weight 1/count) so that the first frame already sets the level.
 LEVEL_TAU_SECONDS = 1.0
 LEVEL_MIN_WEIGHT = 1 - math.exp(-HOP_SIZE / (SAMPLE_RATE * LEVEL_TAU_SECONDS))
-LEVEL_COUNT_CAP = 1e6  # keeps the frame count exact in float32
-LEVEL_STATE = N_BINS + 1  # per-bin running mean of log power, then the frame count
+# Level state: the per-bin running mean of log power, and the count of frames seen (in float32
+# it stops growing after 2^24 frames, 37 hours, long after the weight has reached its floor).
+LEVEL_STATES = [("level_mean", [1, N_BINS]), ("level_count", [1, 1])]
 
 
 class Features(nn.Module):
@@ -40,27 +41,28 @@ class Features(nn.Module):
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("std", torch.ones(size))
 
-    def raw(self, mag, norm=None):
-        """[B, T, bins] magnitudes → (unstandardised features [B, T, size], next level state or None)."""
+    def raw(self, mag, level=None):
+        """[B, T, bins] magnitudes and the level state [mean [B, bins], count [B, 1]] (None: zeros)
+        → (unstandardised features [B, T, size], next level state or None)."""
         log_power = torch.log(mag * mag + 1e-10)
         if not self.level_norm:
             return log_power, None
-        if norm is None:
-            norm = torch.zeros(mag.shape[0], LEVEL_STATE, dtype=mag.dtype)
-        mean, count = norm[:, :N_BINS], norm[:, N_BINS:]
+        if level is None:
+            level = [torch.zeros(mag.shape[0], N_BINS, dtype=mag.dtype), torch.zeros(mag.shape[0], 1, dtype=mag.dtype)]
+        mean, count = level
         means = []
         for t in range(mag.shape[1]):
-            count = torch.clamp(count + 1, max=LEVEL_COUNT_CAP)
+            count = count + 1
             weight = torch.clamp(1 / count, min=LEVEL_MIN_WEIGHT)
             mean = mean + weight * (log_power[:, t] - mean)
             means.append(mean)
         means = torch.stack(means, 1)
-        level = means.mean(-1, keepdim=True)
-        return torch.cat([log_power - level, log_power - means], -1), torch.cat([mean, count], -1)
+        overall = means.mean(-1, keepdim=True)
+        return torch.cat([log_power - overall, log_power - means], -1), [mean, count]
 
-    def forward(self, mag, norm=None):
-        x, norm = self.raw(mag, norm)
-        return (x - self.mean) / self.std, norm
+    def forward(self, mag, level=None):
+        x, level = self.raw(mag, level)
+        return (x - self.mean) / self.std, level
 
 
 class RecurrentMask(nn.Module):
@@ -80,22 +82,22 @@ class RecurrentMask(nn.Module):
         """(name, shape) of each state tensor, for the model card and for zero state."""
         names = ["h", "c"] if self.cell == "lstm" else ["h"]
         specs = [(n, [self.layers, 1, self.hidden]) for n in names]
-        return specs + ([("norm", [1, LEVEL_STATE])] if self.features.level_norm else [])
+        return specs + (LEVEL_STATES if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
         dtype = self.decoder.weight.dtype
-        return [torch.zeros(batch, s[1], dtype=dtype) if n == "norm" else torch.zeros(s[0], batch, s[2], dtype=dtype)
+        return [torch.zeros(batch, s[1], dtype=dtype) if n.startswith("level_") else torch.zeros(s[0], batch, s[2], dtype=dtype)
                 for n, s in self.state_specs()]
 
     def _run(self, mag, states):
         """[B, T, bins] → (mask, next states)."""
-        norm = states[-1] if self.features.level_norm else None
-        rnn_states = states[:-1] if self.features.level_norm else states
-        feats, norm = self.features(mag, norm)
+        levels = len(LEVEL_STATES) if self.features.level_norm else 0
+        rnn_states = states[:len(states) - levels]
+        feats, level = self.features(mag, states[len(states) - levels:] if levels else None)
         state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
         y, new = self.rnn(self.encoder(feats), state)
         new = list(new) if self.cell == "lstm" else [new]
-        return torch.sigmoid(self.decoder(y)), new + ([norm] if norm is not None else [])
+        return torch.sigmoid(self.decoder(y)), new + (level or [])
 
     def forward(self, mag, states=None):
         return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
@@ -120,7 +122,7 @@ class CausalConvMask(nn.Module):
 
     def state_specs(self):
         caches = [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
-        return caches + ([("norm", [1, LEVEL_STATE])] if self.features.level_norm else [])
+        return caches + (LEVEL_STATES if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
         return [torch.zeros(batch, *s[1:], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
@@ -134,16 +136,14 @@ class CausalConvMask(nn.Module):
 
     def step(self, mag, *states):
         caches = states[:len(self.dilations)]
-        feats, norm = self.features(mag.unsqueeze(1), states[-1] if self.features.level_norm else None)
+        feats, level = self.features(mag.unsqueeze(1), list(states[len(self.dilations):]) if self.features.level_norm else None)
         x = self.encoder(feats[:, 0]).unsqueeze(2)  # [B, H, 1]
         new = []
         for conv, act, cache in zip(self.convs, self.acts, caches):
             window = torch.cat([cache, x], dim=2)  # past inputs + this frame
             new.append(window[:, :, 1:])
             x = x + act(conv(window))
-        if norm is not None:
-            new.append(norm)
-        return (torch.sigmoid(self.decoder(x[:, :, 0])), *new)
+        return (torch.sigmoid(self.decoder(x[:, :, 0])), *new, *(level or []))
 
 
 def build(arch="gru", hidden=128, layers=2, level_norm=False, **_framing):

@@ -15,7 +15,7 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import LEVEL_COUNT_CAP, LEVEL_MIN_WEIGHT, LEVEL_STATE
+from .model import LEVEL_MIN_WEIGHT, LEVEL_STATES
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
@@ -26,23 +26,26 @@ GATE_ORDER = {
 OPERATOR = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 
-def level_norm_nodes(const, norm_in, norm_out):
-    """Nodes of Features.raw's level normalisation for one frame: log_power → features."""
+def level_norm_nodes(const, mean_in, count_in, mean_out, count_out):
+    """Features.raw's level state for one frame: log_power → the next running mean (8 nodes with
+    the encoder's Concat; the features themselves are folded into the encoder, see fold_level_encoder)."""
     return [
-        h.make_node("Split", [norm_in, const("norm_split", [N_BINS, 1], np.int64)], ["mean_prev", "count_prev"], axis=1),
-        h.make_node("Add", ["count_prev", const("one", [1.0])], ["count_next"]),
-        h.make_node("Min", ["count_next", const("count_cap", [LEVEL_COUNT_CAP])], ["count"]),
-        h.make_node("Reciprocal", ["count"], ["inverse_count"]),
-        h.make_node("Max", ["inverse_count", const("min_weight", [LEVEL_MIN_WEIGHT])], ["weight"]),
-        h.make_node("Sub", ["log_power", "mean_prev"], ["innovation"]),
+        h.make_node("Add", [count_in, const("one", [[1.0]])], [count_out]),
+        h.make_node("Reciprocal", [count_out], ["inverse_count"]),
+        h.make_node("Max", ["inverse_count", const("min_weight", [[LEVEL_MIN_WEIGHT]])], ["weight"]),
+        h.make_node("Sub", ["log_power", mean_in], ["innovation"]),
         h.make_node("Mul", ["innovation", "weight"], ["mean_step"]),
-        h.make_node("Add", ["mean_prev", "mean_step"], ["mean"]),
-        h.make_node("ReduceMean", ["mean"], ["level"], axes=[1], keepdims=1),
-        h.make_node("Sub", ["log_power", "level"], ["shape_features"]),
-        h.make_node("Sub", ["log_power", "mean"], ["novelty_features"]),
-        h.make_node("Concat", ["shape_features", "novelty_features"], ["features"], axis=1),
-        h.make_node("Concat", ["mean", "count"], [norm_out], axis=1),
+        h.make_node("Add", [mean_in, "mean_step"], [mean_out]),
+        h.make_node("Concat", ["log_power", mean_out], ["log_power_and_mean"], axis=1),
     ]
+
+
+def fold_level_encoder(w, b):
+    """The encoder W·f + b on f = [x − mean(μ)·1, x − μ] (x log power, μ its running means),
+    rewritten on [x, μ]: (W_a + W_b)·x − (W_a·1·1ᵀ/bins + W_b)·μ + b. One Gemm, no feature nodes."""
+    w_a, w_b = w[:, :N_BINS], w[:, N_BINS:]
+    w_mean = w_a.sum(axis=1, keepdims=True) / N_BINS + w_b
+    return np.concatenate([w_a + w_b, -w_mean], axis=1), b
 
 
 def recurrent_step_graph(model, in_names, out_names):
@@ -51,7 +54,8 @@ def recurrent_step_graph(model, in_names, out_names):
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     hidden, layers, cell = model.hidden, model.layers, model.cell
     level_norm = model.features.level_norm
-    rnn_in, rnn_out = (in_names[1:-1], out_names[1:-1]) if level_norm else (in_names[1:], out_names[1:])
+    levels = len(LEVEL_STATES) if level_norm else 0
+    rnn_in, rnn_out = in_names[1:len(in_names) - levels], out_names[1:len(out_names) - levels]
     initializers = []
 
     def const(name, value, dtype=np.float32):
@@ -61,15 +65,17 @@ def recurrent_step_graph(model, in_names, out_names):
     # (features − mean) / std, then W·x + b, is one affine map of the features: fold it.
     enc_w = sd["encoder.0.weight"] / sd["features.std"][None, :]
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
+    if level_norm:
+        enc_w, enc_b = fold_level_encoder(enc_w, enc_b)
     nodes = [
         h.make_node("Mul", [in_names[0], in_names[0]], ["power"]),
         h.make_node("Add", ["power", const("epsilon", [1e-10])], ["power_eps"]),
         h.make_node("Log", ["power_eps"], ["log_power"]),
     ]
     if level_norm:
-        nodes += level_norm_nodes(const, in_names[-1], out_names[-1])
+        nodes += level_norm_nodes(const, in_names[-2], in_names[-1], out_names[-2], out_names[-1])
     nodes += [
-        h.make_node("Gemm", ["features" if level_norm else "log_power", const("encoder_w", enc_w),
+        h.make_node("Gemm", ["log_power_and_mean" if level_norm else "log_power", const("encoder_w", enc_w),
                              const("encoder_b", enc_b)], ["encoded"], transB=1),
         h.make_node("PRelu", ["encoded", const("encoder_slope", sd["encoder.1.weight"])], ["encoded_act"]),
         # [1, hidden] → [seq 1, batch 1, hidden], the recurrent operators' input layout
@@ -119,10 +125,10 @@ def recurrent_step_graph(model, in_names, out_names):
         nodes, "quell-step",
         [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS])]
         + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_in]
-        + ([h.make_tensor_value_info(in_names[-1], TensorProto.FLOAT, [1, LEVEL_STATE])] if level_norm else []),
+        + [h.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, (_, shape) in zip(in_names[len(in_names) - levels:], LEVEL_STATES)],
         [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, N_BINS])]
         + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_out]
-        + ([h.make_tensor_value_info(out_names[-1], TensorProto.FLOAT, [1, LEVEL_STATE])] if level_norm else []),
+        + [h.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, (_, shape) in zip(out_names[len(out_names) - levels:], LEVEL_STATES)],
         initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="quell")
     proto.ir_version = 8  # what onnxruntime-web and the opset-17 exporter agree on

@@ -90,7 +90,8 @@ class RecipeRuns(unittest.TestCase):
             self.assertEqual(card["fftSize"], 512)
             self.assertEqual(card["states"][0]["shape"], [2, 1, 16])
             self.assertEqual(card["window"], "low-delay")
-            self.assertEqual(card["states"][-1], {"input": "norm_in", "output": "norm_out", "shape": [1, 258]})
+            self.assertEqual(card["states"][-2:], [{"input": "level_mean_in", "output": "level_mean_out", "shape": [1, 257]},
+                                                   {"input": "level_count_in", "output": "level_count_out", "shape": [1, 1]}])
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
