@@ -77,12 +77,27 @@ def export(model, out, meta, config):
     return card
 
 
+def data_summary():
+    """What the model was trained on, from prepare_data.py's manifest of the prepared cache."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(os.environ.get("QUELL_CACHE", os.path.join(root, ".cache")), "prepared", "manifest.json")
+    if not os.path.exists(path):
+        return {"note": "trained without the prepared data manifest"}
+    m = json.load(open(path))
+    return {"speech": sorted(m["speech"]["train"]), "noise": sorted(m["noise"]["train"]) + ["synthetic"],
+            "speechMinutes": round(sum(m["speech"]["train"].values())), "noiseMinutes": round(sum(m["noise"]["train"].values())),
+            "heldOutForEvaluation": m["unseen_packages"],
+            "split": "validation: held-out groups (game level, language, speaker, folder) of the training packages; "
+                     "evaluation: whole packages never trained on"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint")
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
+    ap.add_argument("--origin", help="how the run started, for the card (e.g. 'warm start from quell-gru-v1')")
     ap.add_argument("--reexport", action="store_true",
                     help="export OUT.pt again (a new graph, same weights), keeping OUT.json's training record")
     args = ap.parse_args()
@@ -117,13 +132,14 @@ def main():
                                f"{ck['config']['layers']}x{ck['config']['hidden']}.",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              "best_validation_delta_si_sdr_db": round(ck["state"]["best"], 2),
-                             **{k: summary[k] for k in ("batch", "seconds") if k in summary}},
+                             **{k: summary[k] for k in ("batch", "seconds") if k in summary},
+                             **({"origin": args.origin} if args.origin else {}),
+                             "log": "training/checkpoints/" + os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))
+                             + "/history.json"},
                 **({"fine_tuned_from": {"steps": torch.load(args.base)["state"]["step"],
                                         "minutes": round(torch.load(args.base)["state"]["elapsed"] / 60, 1)}}
                    if args.base else {}),
-                "data": {"speech": "fillets-ng-data-nl, fillets-ng-data (en), klettres-data, espeak-ng",
-                         "noise": "bucklespring-data, sonic-pi-samples, fillets-ng-data music/effects, synthetic",
-                         "split": "by game level / language directory (speech), by file (noise)"}}
+                "data": data_summary()}
     card = export(model, args.out, meta, config)
     # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
     x = reference.write_wav(args.out + ".pipeline-input.wav", golden_signal())

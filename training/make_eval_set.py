@@ -38,17 +38,27 @@ def pink(rng, length):
     return np.fft.irfft(spec / np.sqrt(f), length)
 
 
+def active_crop(mixer, files, length, tries=50):
+    """A crop of a random file that is sound for at least a third of its frames: short effects
+    tiled to 8 s can land a crop in their silence, and a mixture without noise measures nothing."""
+    for _ in range(tries):
+        x = mixer.crop(files[mixer.rng.integers(len(files))], length)
+        frames = x[: length // 320 * 320].reshape(-1, 320)
+        energy = (frames ** 2).mean(axis=1)
+        if energy.max() > 1e-10 and np.mean(energy > energy.max() * 1e-4) >= 1 / 3:
+            return x
+    return x
+
+
 def noise_of(kind, mixer, noise_files, length):
     rng = mixer.rng
     by_category = lambda c: [a for n, a in noise_files if n.startswith(c + ":")] or [a for _, a in noise_files]  # noqa: E731
     if kind == "keyboard":
-        return mixer.crop(mixer.keyboard[rng.integers(len(mixer.keyboard))], length)
+        return active_crop(mixer, mixer.keyboard, length)
     if kind in ("music", "machine"):
-        files = by_category(kind)
-        return mixer.crop(files[rng.integers(len(files))], length)
+        return active_crop(mixer, by_category(kind), length)
     if kind == "impacts":  # work sounds: hammering, saws, smithing, animals, crowds
-        files = by_category("work")
-        return mixer.crop(files[rng.integers(len(files))], length)
+        return active_crop(mixer, by_category("work"), length)
     if kind == "hum":
         return mixer.hum(length)
     if kind == "babble":
