@@ -43,6 +43,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   private fadingAdapter: StreamAdapter | null = null;
   private fadingOutput = new Float32Array(128);
   private switchGain = 1;
+  private switchWait = 0;
   private readonly ring?: FrameRing;
   private workerPort?: MessagePort;
   private nextMaskFrame = 0;
@@ -94,6 +95,7 @@ class QuellProcessor extends AudioWorkletProcessor {
     this.fadingAdapter = this.adapter;
     this.adapter = new StreamAdapter(this.engine, sampleRate, f.modelSampleRate);
     this.switchGain = 0;
+    this.switchWait = Math.ceil(this.adapter.delaySamples); // until the new chain's delay line holds audio
     this.nextMaskFrame = this.engine.framesPushed;
     this.reportDelay();
   }
@@ -143,7 +145,8 @@ class QuellProcessor extends AudioWorkletProcessor {
     this.fadingAdapter!.process(input, old, this.ignoreFrame);
     const step = 1 / (SWITCH_FADE_SECONDS * sampleRate);
     for (let i = 0; i < output.length; i++) {
-      this.switchGain = Math.min(1, this.switchGain + step);
+      if (this.switchWait > 0) this.switchWait--;
+      else this.switchGain = Math.min(1, this.switchGain + step);
       output[i] = old[i] + (output[i] - old[i]) * this.switchGain;
     }
     if (this.switchGain >= 1) this.fadingAdapter = null;

@@ -147,15 +147,17 @@ export class QuellNode extends AudioWorkletNode {
     this.ring = ring;
     this.port.onmessage = (e) => this.onWorkletMessage(e.data);
     // The processor threw: it outputs silence from now on. Whoever routes the audio must go
-    // around this node (Session does), so the microphone is never muted by a failure.
-    this.onprocessorerror = () => {
+    // around this node (Session does), so the microphone is never muted by a failure. Chromium
+    // reports it as an event with no detail (ours always carry one), on 'processorerror' or 'error'.
+    const onProcessorError = (e: Event) => {
+      if ((e as CustomEvent).detail !== undefined && (e as CustomEvent).detail !== null) return;
       if (this.processorFailed) return;
       this.processorFailed = true;
       this.failure = 'the audio engine stopped with an error; audio now bypasses it';
       this.dispatchEvent(new CustomEvent('error', { detail: { message: this.failure, recovering: false, fatal: true } }));
     };
-    if (options.maxAttenuationDb !== undefined) this.setStrength(options.maxAttenuationDb);
-    if (options.enabled === false) this.setEnabled(false);
+    this.addEventListener('processorerror', onProcessorError);
+    this.addEventListener('error', onProcessorError);
     this.watchdog = setInterval(() => this.checkWorker(), 250);
   }
 
