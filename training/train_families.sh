@@ -10,10 +10,10 @@ py=/usr/bin/python3
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
 for arch in rnn lstm cnn; do
-  mkdir -p ".cache/train/$arch"
-  $py training/train.py --arch "$arch" --hidden 128 --minutes "$minutes" --threads 1 >> ".cache/train/$arch/train.log" 2>&1 &
+  mkdir -p "training/checkpoints/$arch"
+  $py training/train.py --arch "$arch" --hidden 128 --minutes "$minutes" --threads 1 --out "training/checkpoints/$arch" >> "training/checkpoints/$arch/train.log" 2>&1 &
 done
 wait
 for arch in rnn lstm cnn; do
-  $py training/export.py --checkpoint ".cache/train/$arch/best.pt" --out "models/quell-$arch"
+  $py training/export.py --checkpoint "training/checkpoints/$arch/best.pt" --out "models/quell-$arch"
 done
