@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
 from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.model import RecurrentMask, StepModule, build  # noqa: E402
-from quell.onnx_graph import recurrent_step_graph  # noqa: E402
+from quell.onnx_graph import recurrent_state_specs, recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like  # noqa: E402
 
 GOLDEN_FRAMES = 64
@@ -40,7 +40,7 @@ def export(model, out, meta, config):
     model.eval()
     torch.save({"config": config, "model": model.state_dict()}, out + ".pt")  # for npm run parity
     step = StepModule(model)
-    specs = model.state_specs()
+    specs = recurrent_state_specs(model) if isinstance(model, RecurrentMask) else model.state_specs()
     framing = framing_of(config)
     mag = torch.rand(1, N_BINS)
     states = [torch.zeros(*shape) for _, shape in specs]

@@ -48,9 +48,17 @@ def fold_level_encoder(w, b):
     return np.concatenate([w_a + w_b, -w_mean], axis=1), b
 
 
+def recurrent_state_specs(model):
+    """The step graph's states, in order: each layer's own (h, and c for the LSTM) [1, 1, hidden],
+    then the level states. One tensor per layer spares a Split and a Concat node per step."""
+    names = ["h", "c"] if model.cell == "lstm" else ["h"]
+    specs = [(f"{n}{layer}", [1, 1, model.hidden]) for n in names for layer in range(model.layers)]
+    return specs + (LEVEL_STATES if model.features.level_norm else [])
+
+
 def recurrent_step_graph(model, in_names, out_names):
-    """ONNX model: magnitudes [1, 257] and states in (recurrent [layers, 1, hidden], then the
-    level state [1, 258] if the model has one); mask and states out."""
+    """ONNX model: magnitudes [1, 257] and the states of recurrent_state_specs in; mask and
+    the next states out (names as given, in that order)."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     hidden, layers, cell = model.hidden, model.layers, model.cell
     level_norm = model.features.level_norm
@@ -81,12 +89,9 @@ def recurrent_step_graph(model, in_names, out_names):
         # [1, hidden] → [seq 1, batch 1, hidden], the recurrent operators' input layout
         h.make_node("Reshape", ["encoded_act", const("sequence_shape", [1, 1, hidden], np.int64)], ["x0"]),
     ]
-    split = const("layer_split", [1] * layers, np.int64)
-    per_layer_states = []
-    for s, name in enumerate(rnn_in):
-        parts = [f"{name}_l{layer}" for layer in range(layers)]
-        nodes.append(h.make_node("Split", [name, split], parts, axis=0))
-        per_layer_states.append(parts)
+    kinds = 2 if cell == "lstm" else 1  # rnn_in: h per layer, then c per layer
+    per_layer_states = [rnn_in[k * layers:(k + 1) * layers] for k in range(kinds)]
+    per_layer_outs = [rnn_out[k * layers:(k + 1) * layers] for k in range(kinds)]
 
     gates = GATE_ORDER[cell]
 
@@ -94,33 +99,28 @@ def recurrent_step_graph(model, in_names, out_names):
         return np.concatenate([m[g * hidden:(g + 1) * hidden] for g in gates], 0)
 
     x = "x0"
-    outs = [[] for _ in rnn_in]
     for layer in range(layers):
         w = const(f"W{layer}", reorder(sd[f"rnn.weight_ih_l{layer}"])[None])
         r = const(f"R{layer}", reorder(sd[f"rnn.weight_hh_l{layer}"])[None])
         b = const(f"B{layer}", np.concatenate([reorder(sd[f"rnn.bias_ih_l{layer}"]),
                                                reorder(sd[f"rnn.bias_hh_l{layer}"])])[None])
         inputs = [x, w, r, b, "", per_layer_states[0][layer]]
-        layer_outs = ["", f"h_l{layer}"]  # Y is not needed: for one step it equals Y_h
+        layer_outs = ["", per_layer_outs[0][layer]]  # Y is not needed: for one step it equals Y_h
         attrs = {"hidden_size": hidden}
         if cell == "gru":
             attrs["linear_before_reset"] = 1  # PyTorch's GRU applies the reset gate after R·h
         if cell == "lstm":
             inputs.append(per_layer_states[1][layer])
-            layer_outs.append(f"c_l{layer}")
+            layer_outs.append(per_layer_outs[1][layer])
         nodes.append(h.make_node(OPERATOR[cell], inputs, layer_outs, **attrs))
-        for s in range(len(outs)):
-            outs[s].append(layer_outs[1 + s])
-        x = f"h_l{layer}"  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
-    for s, name in enumerate(rnn_out):
-        nodes.append(h.make_node("Concat", outs[s], [name], axis=0))
+        x = per_layer_outs[0][layer]  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
     nodes += [
         h.make_node("Reshape", [x, const("row_shape", [1, hidden], np.int64)], ["top"]),
         h.make_node("Gemm", ["top", const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
                     ["logits"], transB=1),
         h.make_node("Sigmoid", ["logits"], [out_names[0]]),
     ]
-    state_shape = [layers, 1, hidden]
+    state_shape = [1, 1, hidden]
     graph = h.make_graph(
         nodes, "quell-step",
         [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS])]
