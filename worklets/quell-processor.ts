@@ -8,7 +8,8 @@
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
-import { FrameRing, MASKED, RING_SLOTS, WRITTEN, type FrameRingBuffers } from '../src/engine/frame-ring';
+import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
+import type { FromProcessor, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/engine/processor-protocol';
 
 declare const sampleRate: number;
 declare class AudioWorkletProcessor {
@@ -16,20 +17,6 @@ declare class AudioWorkletProcessor {
   constructor(options?: unknown);
 }
 declare function registerProcessor(name: string, ctor: unknown): void;
-
-/** The STFT a model was trained on, as its card states it, and the model's sample rate. */
-export interface ProcessorFraming {
-  fftSize: number;
-  hopSize: number;
-  modelSampleRate: number;
-  window: string;
-  synthesisSize?: number;
-}
-
-export interface ProcessorOptions extends ProcessorFraming {
-  maskLatency: number;
-  ring?: FrameRingBuffers;
-}
 
 const SWITCH_FADE_SECONDS = 0.02; // crossfade between two framings' outputs on a model switch
 
@@ -65,7 +52,7 @@ class QuellProcessor extends AudioWorkletProcessor {
     this.adapter = new StreamAdapter(this.engine, sampleRate, o.modelSampleRate);
     if (o.ring) this.ring = new FrameRing(o.ring, o.fftSize / 2 + 1);
     this.onFrame = this.ring ? this.sendToRing.bind(this) : this.sendToPort.bind(this);
-    this.port.onmessage = (e: MessageEvent) => this.onControl(e.data);
+    this.port.onmessage = (e: MessageEvent<ToProcessor>) => this.onControl(e.data);
     this.reportDelay();
   }
 
@@ -77,8 +64,12 @@ class QuellProcessor extends AudioWorkletProcessor {
     return engine;
   }
 
+  private send(msg: FromProcessor): void {
+    this.port.postMessage(msg);
+  }
+
   private reportDelay(): void {
-    this.port.postMessage({ type: 'delay', samples: this.adapter.delaySamples, sampleRate, transport: this.ring ? 'shared-memory' : 'message-port' });
+    this.send({ type: 'delay', samples: this.adapter.delaySamples, sampleRate, transport: this.ring ? 'shared-memory' : 'message-port' });
   }
 
   /**
@@ -100,20 +91,28 @@ class QuellProcessor extends AudioWorkletProcessor {
     this.reportDelay();
   }
 
-  private onControl(msg: { type: string; [k: string]: unknown }): void {
-    if (msg.type === 'enabled') this.engine.setEnabled(msg.value as boolean);
-    else if (msg.type === 'max-attenuation') {
-      this.maxAttenuationDb = msg.value as number;
-      this.engine.setMaxAttenuation(this.maxAttenuationDb);
-    } else if (msg.type === 'framing') this.switchFraming(msg.framing as ProcessorFraming);
-    else if (msg.type === 'inject-nan') this.nanToInject = msg.count as number;
-    else if (msg.type === 'throw') this.throwNext = true;
-    else if (msg.type === 'model-ready') {
-      if (msg.value) this.nextMaskFrame = this.engine.framesPushed; // masks for older frames are not coming
-      this.engine.setModelReady(msg.value as boolean);
-    } else if (msg.type === 'worker-port') {
-      this.workerPort = msg.port as MessagePort;
-      this.workerPort.onmessage = (e: MessageEvent) => this.engine.setMask(e.data.frame, e.data.mask);
+  private onControl(msg: ToProcessor): void {
+    switch (msg.type) {
+      case 'enabled':
+        return this.engine.setEnabled(msg.value);
+      case 'max-attenuation':
+        this.maxAttenuationDb = msg.value;
+        return this.engine.setMaxAttenuation(msg.value);
+      case 'framing':
+        return this.switchFraming(msg.framing);
+      case 'inject-nan':
+        this.nanToInject = msg.count;
+        return;
+      case 'throw':
+        this.throwNext = true;
+        return;
+      case 'model-ready':
+        if (msg.value) this.nextMaskFrame = this.engine.framesPushed; // masks for older frames are not coming
+        return this.engine.setModelReady(msg.value);
+      case 'worker-port':
+        this.workerPort = msg.port;
+        this.workerPort.onmessage = (e: MessageEvent) => this.engine.setMask(e.data.frame, e.data.mask);
+        return;
     }
   }
 
@@ -169,7 +168,7 @@ class QuellProcessor extends AudioWorkletProcessor {
     }
     if (++this.quanta % STATS_EVERY === 0) {
       const e = this.engine;
-      this.port.postMessage({ type: 'stats', delaySeconds: this.adapter.delaySamples / sampleRate, frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
+      this.send({ type: 'stats', delaySeconds: this.adapter.delaySamples / sampleRate, frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
       this.peakIn = this.peakOut = 0;
     }
     return true;

@@ -10,7 +10,7 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
-import type { ProcessorFraming, ProcessorOptions } from '../../worklets/quell-processor';
+import type { FromProcessor, ProcessorFraming, ProcessorOptions, ToProcessor } from './processor-protocol';
 import { synthesisSizeOf } from '../dsp/window';
 import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
@@ -161,10 +161,14 @@ export class QuellNode extends AudioWorkletNode {
     this.watchdog = setInterval(() => this.checkWorker(), 250);
   }
 
+  private send(msg: ToProcessor, transfer: Transferable[] = []): void {
+    this.port.postMessage(msg, transfer);
+  }
+
   /** Processing on or off; crossfaded, and the model keeps running so switching on is instant. */
   setEnabled(on: boolean): void {
     this.enabled = on;
-    this.port.postMessage({ type: 'enabled', value: on });
+    this.send({ type: 'enabled', value: on });
   }
 
   get isEnabled(): boolean {
@@ -173,7 +177,7 @@ export class QuellNode extends AudioWorkletNode {
 
   /** Suppression strength: the most the model may attenuate, in dB (Infinity = no limit). */
   setStrength(maxAttenuationDb: number): void {
-    this.port.postMessage({ type: 'max-attenuation', value: maxAttenuationDb });
+    this.send({ type: 'max-attenuation', value: maxAttenuationDb });
   }
 
   /**
@@ -188,8 +192,8 @@ export class QuellNode extends AudioWorkletNode {
     }
     const framing = (c: ModelCard) => [c.window, c.hopSize, synthesisSizeOf(c), c.sampleRate].join();
     if (framing(card) !== framing(this.card)) {
-      this.port.postMessage({ type: 'model-ready', value: false });
-      this.port.postMessage({ type: 'framing', framing: processorFraming(card) });
+      this.send({ type: 'model-ready', value: false });
+      this.send({ type: 'framing', framing: processorFraming(card) });
     }
     this.card = card;
     this.modelUrl = modelUrl;
@@ -208,12 +212,12 @@ export class QuellNode extends AudioWorkletNode {
 
   /** For the failure drill: the processor throws, as a bug in it would. */
   breakProcessorForTest(): void {
-    this.port.postMessage({ type: 'throw' });
+    this.send({ type: 'throw' });
   }
 
   /** For the failure drill: the next `count` input samples become NaN. */
   injectNaNForTest(count: number): void {
-    this.port.postMessage({ type: 'inject-nan', count });
+    this.send({ type: 'inject-nan', count });
   }
 
   /** Stop the worker and disconnect; the node cannot be used again. */
@@ -228,7 +232,7 @@ export class QuellNode extends AudioWorkletNode {
   /** (Re)start the model worker and connect it to the worklet; resolves when the model runs. */
   async startWorker(): Promise<void> {
     this.worker?.terminate();
-    this.port.postMessage({ type: 'model-ready', value: false });
+    this.send({ type: 'model-ready', value: false });
     this.failure = 'loading model';
     const { worker, ready } = takePreloaded(this.modelUrl) ?? loadModelWorker(this.modelUrl);
     this.worker = worker;
@@ -260,11 +264,11 @@ export class QuellNode extends AudioWorkletNode {
     } else {
       const channel = new MessageChannel();
       worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
-      this.port.postMessage({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
+      this.send({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
     }
     this.failure = null;
     this.lastWorkerBeat = performance.now();
-    this.port.postMessage({ type: 'model-ready', value: true });
+    this.send({ type: 'model-ready', value: true });
     this.dispatchEvent(new CustomEvent('model', { detail: this.card }));
   }
 
@@ -273,7 +277,7 @@ export class QuellNode extends AudioWorkletNode {
     this.worker?.terminate();
     this.worker = null;
     this.failure = why;
-    this.port.postMessage({ type: 'model-ready', value: false });
+    this.send({ type: 'model-ready', value: false });
     this.stats.workerRestarts++;
     this.dispatchEvent(new CustomEvent('error', { detail: { message: why, recovering: true } }));
     setTimeout(() => {
@@ -289,11 +293,11 @@ export class QuellNode extends AudioWorkletNode {
     if (flowing && performance.now() - this.lastWorkerBeat > 1000) this.onWorkerDied('model worker stopped answering; restarting');
   }
 
-  private onWorkletMessage(msg: { type: string; [k: string]: unknown }): void {
+  private onWorkletMessage(msg: FromProcessor): void {
     if (msg.type === 'delay') {
-      this.delaySeconds = (msg.samples as number) / (msg.sampleRate as number);
+      this.delaySeconds = msg.samples / msg.sampleRate;
       this.stats.delaySeconds = this.delaySeconds;
-      this.transport = msg.transport as string;
+      this.transport = msg.transport;
     } else if (msg.type === 'stats') {
       Object.assign(this.stats, msg);
       this.dispatchEvent(new CustomEvent('stats', { detail: this.stats }));
