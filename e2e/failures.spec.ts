@@ -25,9 +25,14 @@ for (const [label, fulfil] of [
       setup: (p) => p.route(/models\/.*\.onnx$/, (route) => route.fulfill(fulfil)),
     });
     try {
+      // said before Start, and the toggle does not claim to be removing noise
+      await expect(page.getByTestId('model-banner')).toContainText('could not be loaded');
+      await expect(page.getByTestId('model-banner')).toContainText('.onnx');
+      await expect(page.getByRole('button', { name: /Noise suppression/ })).toHaveText(/On \(no model\)/);
       await start(page);
       await expect(page.getByTestId('model-banner')).toContainText('passes through unprocessed');
       await expect(page.getByTestId('model-banner')).toContainText('.onnx');
+      await expect(page.getByRole('button', { name: /Noise suppression/ })).toHaveText(/On \(no model\)/);
       await flow(page, 2);
       const st = await state(page);
       const cap = await capture(page);

@@ -90,13 +90,16 @@ let preloaded: LoadingWorker | null = null;
 
 /**
  * Load a model in a worker before any AudioContext exists (on page load), so that pressing
- * Start only has to open the microphone: the first processed audio comes sooner.
+ * Start only has to open the microphone: the first processed audio comes sooner. Resolves when
+ * it is loaded; rejects with the reason it cannot be, so a page can say so before Start.
  */
-export function preloadModel(modelUrl: string): void {
+export function preloadModel(modelUrl: string): Promise<void> {
   const url = new URL(modelUrl, location.href).href;
-  if (preloaded?.url === url) return;
-  preloaded?.worker.terminate();
-  preloaded = loadModelWorker(url);
+  if (preloaded?.url !== url) {
+    preloaded?.worker.terminate();
+    preloaded = loadModelWorker(url);
+  }
+  return preloaded.ready;
 }
 
 function takePreloaded(modelUrl: string): LoadingWorker | null {
