@@ -2,7 +2,9 @@
  * The peers, run offline in Node exactly as the browser runs them: the AudioWorklet processors
  * of @sapphi-red/web-noise-suppressor (GTCRN, RNNoise, Speex) with their wasm, driven one
  * 128-sample render quantum at a time. We provide the AudioWorkletGlobalScope globals they use
- * (AudioWorkletProcessor, registerProcessor, sampleRate).
+ * (AudioWorkletProcessor, registerProcessor, sampleRate). Also RNNoise with its 2024 weights
+ * from @shiguredo/rnnoise-wasm, whose API takes 480-sample frames: a small queue feeds it
+ * render quanta, as a worklet around it would.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,6 +27,8 @@ export interface Peer {
   name: string;
   /** The rate the peer runs at (RNNoise is a 48 kHz model). */
   sampleRate: number;
+  /** A web-noise-suppressor worklet processor, or the shiguredo RNNoise build. */
+  kind?: 'worklet' | 'shiguredo-rnnoise';
   wasm: string;
   module: string;
   processorName: string;
@@ -34,7 +38,47 @@ export const PEERS: Peer[] = [
   { name: 'GTCRN', sampleRate: 16000, wasm: 'gtcrn.wasm', module: 'gtcrn/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/gtcrn' },
   { name: 'RNNoise', sampleRate: 48000, wasm: 'rnnoise_simd.wasm', module: 'rnnoise/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/rnnoise' },
   { name: 'Speex', sampleRate: 16000, wasm: 'speex.wasm', module: 'speex/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/speex' },
+  { name: 'RNNoise 2024', sampleRate: 48000, kind: 'shiguredo-rnnoise', wasm: '', module: '@shiguredo/rnnoise-wasm', processorName: '' },
 ];
+
+interface FrameDenoiser {
+  readonly frameSize: number;
+  createDenoiseState(): { processFrame(frame: Float32Array): number };
+}
+
+/** shiguredo's RNNoise (16-bit-scaled frames of 480) behind a render-quantum interface. */
+async function shiguredoRnnoise(): Promise<Processor> {
+  g.window ??= globalThis; // its emscripten glue was built for the web and checks for a window
+  const { Rnnoise } = (await import('@shiguredo/rnnoise-wasm')) as unknown as { Rnnoise: { load(): Promise<FrameDenoiser> } };
+  const rnnoise = await Rnnoise.load();
+  const state = rnnoise.createDenoiseState();
+  const size = rnnoise.frameSize;
+  const frame = new Float32Array(size);
+  const pending = new Float32Array(4 * size); // ring of denoised samples not yet played
+  let read = 0;
+  let count = 0;
+  let filled = 0;
+  return {
+    processor: state,
+    process(inputs, outputs) {
+      const input = inputs[0][0];
+      const output = outputs[0][0];
+      for (let i = 0; i < input.length; i++) {
+        frame[filled++] = input[i] * 32768;
+        if (filled === size) {
+          state.processFrame(frame);
+          for (let k = 0; k < size; k++) pending[(read + count++) % pending.length] = frame[k] / 32768;
+          filled = 0;
+        }
+      }
+      for (let i = 0; i < output.length; i++) {
+        if (count === 0) output[i] = 0;
+        else (output[i] = pending[read]), (read = (read + 1) % pending.length), count--;
+      }
+      return true;
+    },
+  };
+}
 
 // RNNoise's emscripten glue sees Node and reaches for CommonJS globals that ESM lacks.
 g.__dirname ??= dist;
@@ -42,6 +86,7 @@ g.require ??= require;
 
 /** A ready processor instance for `peer`, created in a scope whose sampleRate is the peer's. */
 export async function createPeer(peer: Peer): Promise<Processor> {
+  if (peer.kind === 'shiguredo-rnnoise') return shiguredoRnnoise();
   g.sampleRate = peer.sampleRate;
   if (!registry.has(peer.processorName)) await import(join(dist, peer.module));
   const ctor = registry.get(peer.processorName)!;
