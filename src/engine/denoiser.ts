@@ -161,6 +161,8 @@ export class QuellNode extends AudioWorkletNode {
     };
     this.addEventListener('processorerror', onProcessorError);
     this.addEventListener('error', onProcessorError);
+    if (options.maxAttenuationDb !== undefined) this.setStrength(options.maxAttenuationDb);
+    if (options.enabled === false) this.setEnabled(false);
     this.watchdog = setInterval(() => this.checkWorker(), 250);
   }
 
