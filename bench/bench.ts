@@ -21,6 +21,7 @@ import type { ModelRunner } from '../src/engine/model-runner';
 import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { launchWithMicrophone } from '../e2e/browser';
 import { noisySpeech } from '../e2e/audio';
+import { bestLag } from '../tools/metrics';
 import { PEERS, createPeer, runPeer } from '../tools/peers';
 import { add, speechLike, whiteNoise } from '../tools/signals';
 
@@ -199,17 +200,6 @@ function clicks(rate: number, seconds = 3): Float32Array {
   return x;
 }
 
-/** Lag (samples) of the cross-correlation peak of y against x, within maxLag. */
-function lagOf(x: Float32Array, y: Float32Array, maxLag: number): number {
-  let best = -Infinity;
-  let lag = 0;
-  for (let l = 0; l <= maxLag; l++) {
-    let c = 0;
-    for (let i = l; i < y.length; i++) c += y[i] * x[i - l];
-    if (c > best) (best = c), (lag = l);
-  }
-  return lag;
-}
 
 /**
  * Mic-to-speaker delay measured on the output, not quoted: the default model's engine as the
@@ -226,12 +216,12 @@ async function measuredDelays(cardPath: string) {
     const x = clicks(rate);
     const y = new Float32Array(x.length);
     for (let i = 0; i + 128 <= x.length; i += 128) adapter.process(x.subarray(i, i + 128), y.subarray(i, i + 128), (f) => engine.setMask(f, ones));
-    rows.push({ system: `Quell ${card.name}`, rate, reportedMs: (1000 * adapter.delaySamples) / rate, measuredMs: (1000 * lagOf(x, y, Math.round(0.1 * rate))) / rate });
+    rows.push({ system: `Quell ${card.name}`, rate, reportedMs: (1000 * adapter.delaySamples) / rate, measuredMs: (1000 * bestLag(x, y, Math.round(0.1 * rate))) / rate });
   }
   for (const peer of PEERS) {
     const instance = await createPeer(peer);
     const x = clicks(peer.sampleRate);
-    rows.push({ system: peer.name, rate: peer.sampleRate, reportedMs: null, measuredMs: (1000 * lagOf(x, runPeer(instance, x), Math.round(0.1 * peer.sampleRate))) / peer.sampleRate });
+    rows.push({ system: peer.name, rate: peer.sampleRate, reportedMs: null, measuredMs: (1000 * bestLag(x, runPeer(instance, x), Math.round(0.1 * peer.sampleRate))) / peer.sampleRate });
   }
   return rows;
 }

@@ -66,17 +66,7 @@ export async function capture(page: Page): Promise<Captured> {
   return { sampleRate: raw.sampleRate, input: decode(raw.input), output: decode(raw.output) };
 }
 
-/** Lag (in samples, 0..maxLag) at which `delayed` best matches `reference`. */
-export function bestLag(reference: Float32Array, delayed: Float32Array, maxLag: number, from = 0, to = delayed.length): number {
-  let best = -Infinity;
-  let lag = 0;
-  for (let l = 0; l <= maxLag; l++) {
-    let c = 0;
-    for (let i = Math.max(from, l); i < to; i++) c += delayed[i] * reference[i - l];
-    if (c > best) (best = c), (lag = l);
-  }
-  return lag;
-}
+export { bestLag } from '../tools/metrics';
 
 /**
  * Where the looped source file (resampled to the captured rate) starts inside the captured

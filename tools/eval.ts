@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { loadRunner } from '../src/engine/load-node';
 import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { decodeWav } from '../src/engine/wav';
-import { energyDb, estoi, siSdr, stoi } from './metrics';
+import { bestLag, energyDb, estoi, siSdr, stoi } from './metrics';
 import { PEERS, createPeer, runPeer } from './peers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,17 +39,6 @@ function ensureEvalSet(name: SetName): void {
   execFileSync(py, [join(root, 'training/make_eval_set.py'), name], { stdio: 'inherit' });
 }
 
-/** Constant delay of a system, from the cross-correlation peak on a clean clip. */
-function measureDelay(input: Float32Array, output: Float32Array, maxLag: number): number {
-  let best = -Infinity;
-  let bestLag = 0;
-  for (let lag = 0; lag <= maxLag; lag++) {
-    let c = 0;
-    for (let i = lag; i < output.length; i++) c += output[i] * input[i - lag];
-    if (c > best) (best = c), (bestLag = lag);
-  }
-  return bestLag;
-}
 
 /**
  * A peer as a whole-file function at 16 kHz with its own delay removed. The delay is measured
@@ -59,7 +48,7 @@ function measureDelay(input: Float32Array, output: Float32Array, maxLag: number)
 async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Promise<System> {
   const instance = await createPeer(peer);
   const probeUp = resampleAligned(probe.subarray(0, 3 * 16000), 16000, peer.sampleRate);
-  const lag = measureDelay(probeUp, runPeer(instance, probeUp), Math.round(0.25 * peer.sampleRate));
+  const lag = bestLag(probeUp, runPeer(instance, probeUp), Math.round(0.25 * peer.sampleRate)); // its constant delay, from a clean clip
   const system: System = {
     name: peer.name,
     delayMs: (lag / peer.sampleRate) * 1000,

@@ -201,3 +201,15 @@ export function estoi(clean: ArrayLike<number>, processed: ArrayLike<number>, ra
   }
   return total / segments;
 }
+
+/** Lag (in samples, 0..maxLag) at which `delayed` best matches `reference`: a system's delay. */
+export function bestLag(reference: Float32Array, delayed: Float32Array, maxLag: number, from = 0, to = delayed.length): number {
+  let best = -Infinity;
+  let lag = 0;
+  for (let l = 0; l <= maxLag; l++) {
+    let c = 0;
+    for (let i = Math.max(from, l); i < to; i++) c += delayed[i] * reference[i - l];
+    if (c > best) (best = c), (lag = l);
+  }
+  return lag;
+}

@@ -10,7 +10,7 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
-import type { FromProcessor, ProcessorFraming, ProcessorOptions, ToProcessor } from './processor-protocol';
+import type { FromProcessor, ProcessorFraming, ProcessorOptions, ProcessorStats, ToProcessor } from './processor-protocol';
 import { synthesisSizeOf } from '../dsp/window';
 import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
@@ -26,18 +26,8 @@ export interface DenoiserOptions {
   enabled?: boolean;
 }
 
-export interface DenoiserStats {
-  /** Mic-to-speaker delay of the engine now (algorithmic + mask wait + resampling), in seconds. */
-  delaySeconds: number;
-  frames: number;
-  /** Masks that missed their frame: the previous mask was used instead. */
-  lateMasks: number;
-  /** Masks that came one hop late and corrected the part of their frame still to play. */
-  correctedMasks: number;
-  underruns: number;
-  badSamples: number;
-  peakIn: number;
-  peakOut: number;
+/** What the processor reports (processor-protocol.ts), and the model worker's figures. */
+export interface DenoiserStats extends ProcessorStats {
   stepMedianMs: number;
   stepP99Ms: number;
   workerRestarts: number;
@@ -119,7 +109,7 @@ export class QuellNode extends AudioWorkletNode {
   transport = '';
   /** Null while a model runs; else why audio is passing through unprocessed. */
   failure: string | null = 'loading model';
-  readonly stats: DenoiserStats = { delaySeconds: 0, frames: 0, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
+  readonly stats: DenoiserStats = { delaySeconds: 0, frames: 0, starved: false, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
   private worker: Worker | null = null;
   private ring: FrameRingBuffers | null = null;
   private enabled = true;

@@ -32,11 +32,16 @@ export type ToProcessor =
   | { type: 'throw' }; // failure drill
 
 export interface ProcessorStats {
+  /** Mic-to-speaker delay of the engine now (algorithmic + mask wait + resampling), in seconds. */
   delaySeconds: number;
   frames: number;
+  /** True while masks have stopped coming and the engine bypasses on its own. */
   starved: boolean;
+  /** Masks that missed their frame: the previous mask was used instead. */
   lateMasks: number;
+  /** Masks that came one hop late and corrected the part of their frame still to play. */
   correctedMasks: number;
+  /** Render quanta in which the output ran dry (an audible dropout). */
   underruns: number;
   badSamples: number;
   peakIn: number;
