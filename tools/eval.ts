@@ -98,9 +98,11 @@ function loadSet(name: SetName, limit: number) {
 async function score(set: ReturnType<typeof loadSet>, systems: System[], label: string) {
   const { items, load } = set;
   const results = new Map<string, { item: Item; scores: Scores }[]>();
+  let audioSeconds = 0;
   for (const [n, item] of items.entries()) {
     const clean = load(item.id, 'clean');
     const noisy = load(item.id, 'noisy');
+    audioSeconds += noisy.length / 16000;
     const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
     for (const s of systems) {
       const y = await s.run(noisy);
@@ -120,10 +122,11 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
     process.stderr.write(`\r${label}: ${n + 1}/${items.length} clips`);
   }
   process.stderr.write('\n');
-  return results;
+  return { results, audioSeconds };
 }
 
-function summarise(items: Item[], systems: System[], results: Map<string, { item: Item; scores: Scores }[]>) {
+/** Scores per system, and its CPU per second of audio (`seconds` spent over `audioSeconds` scored). */
+function summarise(items: Item[], systems: System[], results: Map<string, { item: Item; scores: Scores }[]>, audioSeconds: number) {
   const snrs = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.snr!))].sort((a, b) => a - b);
   const noises = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.noise))];
   const noiseOnly = [...new Set(items.filter((i) => i.kind === 'noise').map((i) => i.noise))];
@@ -146,7 +149,7 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
       noiseAttenuationDb: avg(atten.map((x) => x.scores.atten)),
       noiseAttenuationMedianDb: median(atten.map((x) => x.scores.atten)),
       noiseAttenuationByNoise: Object.fromEntries(noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))])),
-      realTimeFactor: 0,
+      realTimeFactor: s.seconds / audioSeconds,
       delayMs: s.delayMs,
     };
   });
@@ -220,9 +223,8 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   for (const name of SETS) {
     for (const s of systems) s.seconds = 0;
-    const results = await score(sets[name], systems, name);
-    const audioSeconds = sets[name].items.reduce((t, it) => t + sets[name].load(it.id, 'noisy').length / 16000, 0);
-    summaries[name] = summarise(sets[name].items, systems, results).map((x, i) => ({ ...x, realTimeFactor: systems[i].seconds / audioSeconds }));
+    const { results, audioSeconds } = await score(sets[name], systems, name);
+    summaries[name] = summarise(sets[name].items, systems, results, audioSeconds);
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
   }
   const doc = `# Evaluation
