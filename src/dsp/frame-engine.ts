@@ -289,6 +289,11 @@ export class FrameEngine {
   }
 }
 
+/** A sample as the engine takes it: NaN and ±Inf become 0, the rest is clipped to [−1, 1]. */
+export function cleanSample(x: number): number {
+  return x >= -1 && x <= 1 ? x : x > 1 ? 1 : x < -1 ? -1 : 0;
+}
+
 /** A gain in [0, 1]; NaN becomes 1 (pass the bin through). */
 function sanitiseGain(m: number): number {
   return m >= 0 ? (m <= 1 ? m : 1) : m < 0 ? 0 : 1;

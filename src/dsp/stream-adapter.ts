@@ -1,4 +1,4 @@
-import { FrameEngine } from './frame-engine';
+import { cleanSample, FrameEngine } from './frame-engine';
 import { StreamingResampler, besselI0, gcd } from './resampler';
 
 /** Taps of the fractional delay that aligns the upper band where the delay is not whole (44.1 kHz). */
@@ -149,9 +149,7 @@ export class StreamAdapter {
     let delayed = write - this.upperDelay;
     if (delayed < 0) delayed += line.length;
     for (let i = 0; i < output.length; i++) {
-      let x = input[i];
-      if (!(x >= -1 && x <= 1)) x = x > 1 ? 1 : x < -1 ? -1 : 0; // as the engine cleans its input
-      line[write] = x;
+      line[write] = cleanSample(input[i]); // as the engine cleans its input
       if (++write === line.length) write = 0;
       if (i < available) {
         output[i] = fifo[read] + gainFifo[read] * (kernel ? this.fractionallyDelayed(delayed) : line[delayed]);

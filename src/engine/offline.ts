@@ -1,4 +1,4 @@
-import { FrameEngine } from '../dsp/frame-engine';
+import { cleanSample, FrameEngine } from '../dsp/frame-engine';
 import { engineOptions } from './card';
 import { StreamingResampler } from '../dsp/resampler';
 import type { ModelRunner } from './model-runner';
@@ -65,9 +65,7 @@ export async function denoiseChannel(input: Float32Array, sampleRate: number, ru
     const step = card.sampleRate / sampleRate;
     for (let i = 0; i < result.length; i++) {
       const g = gains[Math.min(gains.length - 1, Math.floor(i * step))];
-      let v = input[i];
-      if (!(v >= -1 && v <= 1)) v = v > 1 ? 1 : v < -1 ? -1 : 0;
-      result[i] += g * v;
+      result[i] += g * cleanSample(input[i]);
     }
   }
   return result;
