@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
 from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.model import RecurrentMask, StepModule, build  # noqa: E402
-from quell.onnx_graph import recurrent_state_specs, recurrent_step_graph  # noqa: E402
+from quell.onnx_graph import recurrent_state_layout, recurrent_state_specs, recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like  # noqa: E402
 
 GOLDEN_FRAMES = 64
@@ -67,6 +67,8 @@ def export(model, out, meta, config):
         "input": {"name": "magnitudes", "shape": [1, N_BINS]},
         "output": {"name": "mask", "shape": [1, N_BINS]},
         "states": [{"input": f"{n}_in", "output": f"{n}_out", "shape": shape} for n, shape in specs],
+        **({"stateLayout": [{"name": n, "values": size} for n, size in recurrent_state_layout(model)]}
+           if isinstance(model, RecurrentMask) else {}),
         "parameters": sum(p.numel() for p in model.parameters()),
         "golden": {"file": os.path.basename(out) + ".golden.bin", "frames": GOLDEN_FRAMES},
         **meta,
@@ -108,7 +110,7 @@ def main():
         model = build(**config)
         model.load_state_dict(ck["model"])
         generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "synthesisSize", "input",
-                     "output", "states", "parameters", "golden"}
+                     "output", "states", "stateLayout", "parameters", "golden"}
         meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
     elif args.fixture:
         torch.manual_seed(1234)

@@ -4,6 +4,14 @@ import { StreamingResampler, besselI0, gcd } from './resampler';
 /** Taps of the fractional delay that aligns the upper band where the delay is not whole (44.1 kHz). */
 const FRACTIONAL_DELAY_TAPS = 32;
 
+/**
+ * Kernel length of the live resamplers (the file path keeps the resampler's longer default). In
+ * a 48 kHz context resampling costs about as much as the rest of the DSP, and the upper band
+ * makes the crossover exact whatever the kernel, so the shorter kernel costs only a wider
+ * transition around 8 kHz; it also shortens the delay.
+ */
+const STREAM_ZERO_CROSSINGS = 8;
+
 /** Windowed-sinc taps h with Σ h[j]·x[n − first − j] ≈ x(n − delay), first = ⌈delay⌉ − taps/2. */
 function fractionalDelayKernel(delay: number, taps: number): Float32Array {
   const first = Math.ceil(delay) - taps / 2;
@@ -77,8 +85,8 @@ export class StreamAdapter {
       this.upperKernel = null;
       return;
     }
-    this.down = new StreamingResampler(contextRate, modelRate);
-    this.up = new StreamingResampler(modelRate, contextRate);
+    this.down = new StreamingResampler(contextRate, modelRate, STREAM_ZERO_CROSSINGS);
+    this.up = new StreamingResampler(modelRate, contextRate, STREAM_ZERO_CROSSINGS);
     this.downBuffer = new Float32Array(this.down.maxOutput(maxQuantum));
     this.upBuffer = new Float32Array(this.up.maxOutput(hop));
     const ratio = contextRate / modelRate;
@@ -98,8 +106,7 @@ export class StreamAdapter {
    * The least silence the output FIFO must start with so that it never runs dry: the largest
    * shortfall, over every quantum, of what has come out of the up-resampler against what has
    * been played. Exact, since which quantum completes which hop depends only on sample counts
-   * (the model worker only supplies masks, never samples). At 48 kHz it is 259 samples
-   * (5.4 ms), where a hop plus a quantum (512) was used before.
+   * (the model worker only supplies masks, never samples).
    */
   private leastPrime(quantum: number): number {
     const down = this.down!;

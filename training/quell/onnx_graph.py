@@ -1,12 +1,11 @@
 """The step graph of a recurrent mask model, written node by node with ONNX's own GRU/LSTM/RNN
 operators instead of traced by torch.onnx.export.
 
-Why: one step runs every 8 ms, and onnxruntime-web pays per node. The traced graph carries the
-batch-first transposes, squeezes and per-layer slices of the state (21 nodes for the GRU); this
-one has 13, with the feature normalisation folded into the encoder's weights. Measured in Node
-(onnxruntime-web wasm, one thread), the GRU's run went from 0.114 to 0.039 ms warm and from
-0.174 to 0.158 ms with cold caches (a step every 8 ms, as in the app). The parity tests hold it
-to the PyTorch model: ONNX steps against the whole-sequence golden, in TypeScript.
+Why: one step runs every 8 ms, and onnxruntime-web pays for every node and, more, for every input
+and output tensor of a run. The traced graph carries the batch-first transposes, squeezes and
+per-layer slices of the state; this one has none of them, folds the feature normalisation into
+the encoder's weights and carries all state in one tensor. The parity tests hold it to the
+PyTorch model: ONNX steps against the whole-sequence golden, in TypeScript.
 """
 import numpy as np
 import onnx
@@ -48,22 +47,32 @@ def fold_level_encoder(w, b):
     return np.concatenate([w_a + w_b, -w_mean], axis=1), b
 
 
-def recurrent_state_specs(model):
-    """The step graph's states, in order: each layer's own (h, and c for the LSTM) [1, 1, hidden],
-    then the level states. One tensor per layer spares a Split and a Concat node per step."""
+def recurrent_state_layout(model):
+    """The parts of the step graph's one state tensor, in order, as (name, values): each layer's h
+    (then each layer's c for the LSTM), then the level states."""
     names = ["h", "c"] if model.cell == "lstm" else ["h"]
-    specs = [(f"{n}{layer}", [1, 1, model.hidden]) for n in names for layer in range(model.layers)]
-    return specs + (LEVEL_STATES if model.features.level_norm else [])
+    parts = [(f"{n}{layer}", model.hidden) for n in names for layer in range(model.layers)]
+    return parts + ([(n, shape[-1]) for n, shape in LEVEL_STATES] if model.features.level_norm else [])
+
+
+def recurrent_state_specs(model):
+    """The step graph's states: one tensor [1, values] holding every part of recurrent_state_layout.
+    onnxruntime-web pays per input and output tensor on every run, far more than for the Split and
+    Concat that unpack and repack one."""
+    return [("state", [1, sum(size for _, size in recurrent_state_layout(model))])]
 
 
 def recurrent_step_graph(model, in_names, out_names):
-    """ONNX model: magnitudes [1, 257] and the states of recurrent_state_specs in; mask and
-    the next states out (names as given, in that order)."""
+    """ONNX model: magnitudes [1, 257] and the state of recurrent_state_specs in; mask and the
+    next state out (names as given, in that order)."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     hidden, layers, cell = model.hidden, model.layers, model.cell
     level_norm = model.features.level_norm
+    layout = recurrent_state_layout(model)
     levels = len(LEVEL_STATES) if level_norm else 0
-    rnn_in, rnn_out = in_names[1:len(in_names) - levels], out_names[1:len(out_names) - levels]
+    rnn_parts = [name for name, _ in layout[:len(layout) - levels]]
+    rnn_in, rnn_out = [f"{n}_in" for n in rnn_parts], [f"{n}_out" for n in rnn_parts]
+    level_in, level_out = [f"{n}_in" for n, _ in LEVEL_STATES], [f"{n}_out" for n, _ in LEVEL_STATES]
     initializers = []
 
     def const(name, value, dtype=np.float32):
@@ -75,19 +84,24 @@ def recurrent_step_graph(model, in_names, out_names):
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
     if level_norm:
         enc_w, enc_b = fold_level_encoder(enc_w, enc_b)
-    nodes = [
+    state_shape = const("state_shape", [1, 1, hidden], np.int64)  # the recurrent operators' [seq, batch, hidden]
+    row_shape = const("row_shape", [1, hidden], np.int64)
+    nodes = [h.make_node("Split", [in_names[1], const("state_sizes", [size for _, size in layout], np.int64)],
+                         [f"{n}_row" for n in rnn_parts] + level_in[:levels], axis=1)]
+    nodes += [h.make_node("Reshape", [f"{n}_row", state_shape], [f"{n}_in"]) for n in rnn_parts]
+    nodes += [
         h.make_node("Mul", [in_names[0], in_names[0]], ["power"]),
         h.make_node("Add", ["power", const("epsilon", [1e-10])], ["power_eps"]),
         h.make_node("Log", ["power_eps"], ["log_power"]),
     ]
     if level_norm:
-        nodes += level_norm_nodes(const, in_names[-2], in_names[-1], out_names[-2], out_names[-1])
+        nodes += level_norm_nodes(const, *level_in, *level_out)
     nodes += [
         h.make_node("Gemm", ["log_power_and_mean" if level_norm else "log_power", const("encoder_w", enc_w),
                              const("encoder_b", enc_b)], ["encoded"], transB=1),
         h.make_node("PRelu", ["encoded", const("encoder_slope", sd["encoder.1.weight"])], ["encoded_act"]),
         # [1, hidden] → [seq 1, batch 1, hidden], the recurrent operators' input layout
-        h.make_node("Reshape", ["encoded_act", const("sequence_shape", [1, 1, hidden], np.int64)], ["x0"]),
+        h.make_node("Reshape", ["encoded_act", state_shape], ["x0"]),
     ]
     kinds = 2 if cell == "lstm" else 1  # rnn_in: h per layer, then c per layer
     per_layer_states = [rnn_in[k * layers:(k + 1) * layers] for k in range(kinds)]
@@ -114,21 +128,20 @@ def recurrent_step_graph(model, in_names, out_names):
             layer_outs.append(per_layer_outs[1][layer])
         nodes.append(h.make_node(OPERATOR[cell], inputs, layer_outs, **attrs))
         x = per_layer_outs[0][layer]  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
+    nodes += [h.make_node("Reshape", [f"{n}_out", row_shape], [f"{n}_out_row"]) for n in rnn_parts]
+    nodes.append(h.make_node("Concat", [f"{n}_out_row" for n in rnn_parts] + level_out[:levels], [out_names[1]], axis=1))
     nodes += [
-        h.make_node("Reshape", [x, const("row_shape", [1, hidden], np.int64)], ["top"]),
-        h.make_node("Gemm", ["top", const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
+        h.make_node("Gemm", [f"{rnn_parts[layers - 1]}_out_row", const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
                     ["logits"], transB=1),
         h.make_node("Sigmoid", ["logits"], [out_names[0]]),
     ]
-    state_shape = [1, 1, hidden]
+    [(_, packed)] = recurrent_state_specs(model)
     graph = h.make_graph(
         nodes, "quell-step",
-        [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS])]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_in]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, (_, shape) in zip(in_names[len(in_names) - levels:], LEVEL_STATES)],
-        [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, N_BINS])]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, state_shape) for n in rnn_out]
-        + [h.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, (_, shape) in zip(out_names[len(out_names) - levels:], LEVEL_STATES)],
+        [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS]),
+         h.make_tensor_value_info(in_names[1], TensorProto.FLOAT, packed)],
+        [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, N_BINS]),
+         h.make_tensor_value_info(out_names[1], TensorProto.FLOAT, packed)],
         initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="quell")
     proto.ir_version = 8  # what onnxruntime-web and the opset-17 exporter agree on

@@ -88,11 +88,10 @@ class RecipeRuns(unittest.TestCase):
             onnx.checker.check_model(onnx.load(out + ".onnx"))
             card = json.load(open(out + ".json"))
             self.assertEqual(card["fftSize"], 512)
-            self.assertEqual([s["input"] for s in card["states"][:2]], ["h0_in", "h1_in"])  # one state per layer
-            self.assertEqual(card["states"][0]["shape"], [1, 1, 16])
+            self.assertEqual(card["states"], [{"input": "state_in", "output": "state_out", "shape": [1, 2 * 16 + 258]}])
             self.assertEqual(card["window"], "low-delay")
-            self.assertEqual(card["states"][-2:], [{"input": "level_mean_in", "output": "level_mean_out", "shape": [1, 257]},
-                                                   {"input": "level_count_in", "output": "level_count_out", "shape": [1, 1]}])
+            self.assertEqual(card["stateLayout"], [{"name": "h0", "values": 16}, {"name": "h1", "values": 16},
+                                                   {"name": "level_mean", "values": 257}, {"name": "level_count", "values": 1}])
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
