@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--steps", type=int, default=100000, help="upper bound on optimiser steps")
     ap.add_argument("--minutes", type=float, default=100, help="training budget in compute minutes (CPU time per thread)")
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; a resumed run keeps its own)")
     ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--threads", type=int, default=2)
@@ -139,13 +139,14 @@ def main():
         config = torch.load(args.init)["config"]
     framing = framing_of(config)
     model = build(**config)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": []}
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
+        state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
     elif args.init:
         model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
@@ -172,7 +173,7 @@ def main():
     running = []
     while state["step"] < args.steps and state["elapsed"] < budget:
         progress = max(state["step"] / args.steps, state["elapsed"] / budget)
-        lr = args.lr * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        lr = state["lr"] * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
         noisy, clean = mixer.batch(args.batch, length)
