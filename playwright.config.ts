@@ -8,7 +8,7 @@ export default defineConfig({
   workers: 1, // real-time audio: tests must not compete for the 2 cores
   reporter: [['list']],
   webServer: {
-    command: 'npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
+    command: 'npx vite build --mode test --logLevel warn && npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
     url: 'http://127.0.0.1:4173',
     reuseExistingServer: !process.env.CI,
     timeout: 180_000,

@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 // Cross-origin isolation lets the worklet and the model worker share memory (SharedArrayBuffer);
 // without it the engine falls back to a MessagePort.
@@ -8,15 +10,69 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+// Everything the page runs comes from its own origin: models, workers, the worklet and
+// onnxruntime's wasm (compiled under 'wasm-unsafe-eval'). Styles may be inline (Svelte sets
+// style attributes); audio plays from blob: URLs (the A/B players and file results).
+const contentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "media-src 'self' blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+const headers = { ...isolation, 'Content-Security-Policy': `${contentSecurityPolicy}; frame-ancestors 'none'` };
+
+/**
+ * The same policy wherever the page is served from: as a <meta> tag in every page (static hosts
+ * that set no headers), as headers from the dev and preview servers, and as a `_headers` file in
+ * the build, which Netlify and Cloudflare Pages read (docs/DEPLOY.md has other servers).
+ */
+function securityHeaders(): Plugin {
+  return {
+    name: 'quell-security-headers',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy }, injectTo: 'head-prepend' }],
+    generateBundle() {
+      const lines = Object.entries(headers).map(([k, v]) => `  ${k}: ${v}`);
+      this.emitFile({ type: 'asset', fileName: '_headers', source: `/*\n${lines.join('\n')}\n` });
+    },
+  };
+}
+
+/**
+ * The build ships what the page loads from models/: the index, the cards and the ONNX files.
+ * The PyTorch weights and the parity goldens beside them are for training and tests (the dev
+ * server still serves the whole folder, through public/models).
+ */
+function runtimeModels(): Plugin {
+  const runtime = /\.(json|onnx)$/;
+  return {
+    name: 'quell-runtime-models',
+    apply: 'build',
+    generateBundle() {
+      const walk = (dir: string): string[] =>
+        readdirSync(join('models', dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+      for (const file of walk('.').filter((f) => runtime.test(f))) {
+        this.emitFile({ type: 'asset', fileName: join('models', file), source: readFileSync(join('models', file)) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte()],
-  server: { headers: isolation },
-  preview: { headers: isolation },
+  plugins: [svelte(), securityHeaders(), runtimeModels()],
+  server: { headers },
+  preview: { headers },
   worker: { format: 'es' },
   // onnxruntime-web finds its .wasm next to its own module; pre-bundling would move it.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: {
     target: 'es2022',
+    copyPublicDir: false, // public/ holds only the models link; runtimeModels() copies what ships
     // The app, and the engine probe that `npm run bench` opens in the browser.
     rollupOptions: { input: { app: 'index.html', probe: 'bench/probe.html' } },
   },

@@ -306,7 +306,7 @@ function startServer(): Promise<ChildProcess> {
 }
 
 async function browserFigures() {
-  await new Promise<void>((res, rej) => spawn('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => (c === 0 ? res() : rej(new Error('build failed')))));
+  await new Promise<void>((res, rej) => spawn('npx', ['vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => (c === 0 ? res() : rej(new Error('build failed')))));
   const server = await startServer();
   const scenario = noisySpeech('bench');
   const browser = await launchWithMicrophone(scenario.file);

@@ -34,6 +34,11 @@ export interface ModelCard {
   data?: Record<string, unknown>;
 }
 
+/** Largest model file the loaders read: the contract allows 1 M parameters (4 MB as float32). */
+export const MAX_MODEL_BYTES = 64 << 20;
+/** Largest card the loaders read. */
+export const MAX_CARD_BYTES = 1 << 20;
+
 const MIN_FFT = 64;
 const MAX_FFT = 8192;
 const MAX_STATE_VALUES = 1 << 20;
@@ -46,6 +51,10 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
   if (typeof json !== 'object' || json === null) fail('not a JSON object');
   const c = json as Record<string, unknown>;
   for (const key of ['name', 'file', 'window'] as const) if (typeof c[key] !== 'string') fail(`"${key}" must be a string`);
+  // The model lives beside its card: a card may not point a loader at another folder, another
+  // origin or a device (`../x.onnx`, `/dev/zero`, `https://…`).
+  const file = c.file as string;
+  if (!/^[\w.-]+\.onnx$/.test(file) || file.startsWith('.')) fail(`"file" must name an .onnx file in the card's own folder, got "${file}"`);
   for (const key of ['sampleRate', 'fftSize', 'hopSize'] as const) {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`"${key}" must be a positive integer`);

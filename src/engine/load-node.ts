@@ -1,8 +1,8 @@
 /** Loading a model card and its ONNX file from disk, for Node (CLI, tests, eval, bench). */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as ort from 'onnxruntime-web';
-import { parseModelCard, type ModelCard } from './card';
+import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, type ModelCard } from './card';
 import { ModelRunner } from './model-runner';
 
 ort.env.wasm.numThreads = 1; // the browser worker runs one thread too
@@ -10,13 +10,26 @@ ort.env.logLevel = 'error';
 
 export { ort };
 
-export function readCard(cardPath: string): ModelCard {
-  let text: string;
+/** A regular file of at most `limit` bytes, read whole; `what` names it in errors. */
+function readBounded(path: string, limit: number, what: string): Buffer {
+  let size: number;
   try {
-    text = readFileSync(cardPath, 'utf8');
-  } catch {
-    throw new Error(`model card ${cardPath} not found or unreadable`);
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new Error(`${what} ${path} is not a regular file`);
+    size = stat.size;
+  } catch (e) {
+    throw (e as Error).message.startsWith(what) ? e : new Error(`${what} ${path} not found or unreadable`);
   }
+  if (size > limit) throw new Error(`${what} ${path} is ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${limit / 2 ** 20} MiB a ${what} may be`);
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new Error(`${what} ${path} not found or unreadable`);
+  }
+}
+
+export function readCard(cardPath: string): ModelCard {
+  const text = readBounded(cardPath, MAX_CARD_BYTES, 'model card').toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -29,11 +42,5 @@ export function readCard(cardPath: string): ModelCard {
 export async function loadRunner(cardPath: string): Promise<ModelRunner> {
   const card = readCard(cardPath);
   const modelPath = resolve(dirname(cardPath), card.file);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(modelPath);
-  } catch {
-    throw new Error(`model file ${modelPath} not found or unreadable`);
-  }
-  return ModelRunner.create(ort, bytes, card, modelPath);
+  return ModelRunner.create(ort, readBounded(modelPath, MAX_MODEL_BYTES, 'model file'), card, modelPath);
 }

@@ -1,6 +1,6 @@
 /** Loading a model card and its ONNX file over fetch, for the browser (page and workers). */
 import type * as OrtModule from 'onnxruntime-web';
-import { parseModelCard, type ModelCard } from './card';
+import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, type ModelCard } from './card';
 import { ModelRunner } from './model-runner';
 
 async function fetchOk(url: string, what: string): Promise<Response> {
@@ -14,14 +14,41 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   return response;
 }
 
+/** The body, read as it arrives and abandoned past `limit` bytes (a server may send no length, or lie). */
+async function readBounded(response: Response, url: string, limit: number, what: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length'));
+  const tooBig = () => new Error(`${what} ${url} is larger than the ${limit / 2 ** 20} MiB a ${what} may be`);
+  if (declared > limit) throw tooBig();
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(await response.arrayBuffer());
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) (bytes.set(part, at), (at += part.length));
+  return bytes;
+}
+
 export async function fetchCard(url: string): Promise<ModelCard> {
   if (!url) throw new Error('no model card URL was given');
   const response = await fetchOk(url, 'model card');
+  const bytes = await readBounded(response, url, MAX_CARD_BYTES, 'model card');
   let json: unknown;
   try {
-    json = await response.json();
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new Error(`model card ${url} is not valid JSON`);
+    // (a dev server answers a missing file with its index.html)
+    throw new Error(`model card ${url} is not valid JSON${bytes[0] === 0x3c ? ' (an HTML page: is the path right?)' : ''}`);
   }
   return parseModelCard(json, url);
 }
@@ -30,6 +57,6 @@ export async function fetchCard(url: string): Promise<ModelCard> {
 export async function loadRunnerFromUrl(ort: typeof OrtModule, cardUrl: string): Promise<ModelRunner> {
   const card = await fetchCard(cardUrl);
   const modelUrl = new URL(card.file, new URL(cardUrl, self.location.href)).href;
-  const bytes = new Uint8Array(await (await fetchOk(modelUrl, 'model file')).arrayBuffer());
+  const bytes = await readBounded(await fetchOk(modelUrl, 'model file'), modelUrl, MAX_MODEL_BYTES, 'model file');
   return ModelRunner.create(ort, bytes, card, modelUrl);
 }

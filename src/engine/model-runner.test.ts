@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -82,4 +82,23 @@ test('a missing or corrupt model gives an error that names the file', async () =
   copyFileSync(fixtureCard, join(dir, 'shape.json'));
   writeFileSync(join(dir, 'shape.json'), JSON.stringify({ ...readCard(fixtureCard), fftSize: 500 }));
   await assert.rejects(loadRunner(join(dir, 'shape.json')), /fftSize/);
+});
+
+test('a card cannot send a loader outside its folder, and nothing endless or huge is read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quell-'));
+  const base = readCard(fixtureCard);
+  for (const file of ['../quell-gru.onnx', '/dev/zero', 'https://example.com/m.onnx', 'sub/../../x.onnx', '.hidden.onnx', 'model.bin']) {
+    writeFileSync(join(dir, 'away.json'), JSON.stringify({ ...base, file }));
+    await assert.rejects(loadRunner(join(dir, 'away.json')), /away\.json is invalid: "file" must name an \.onnx file in the card's own folder/, file);
+  }
+  // A model file past the size limit is refused before it is read (a sparse file: no disk used).
+  writeFileSync(join(dir, 'big.json'), JSON.stringify({ ...base, file: 'big.onnx' }));
+  writeFileSync(join(dir, 'big.onnx'), '');
+  truncateSync(join(dir, 'big.onnx'), 65 << 20);
+  await assert.rejects(loadRunner(join(dir, 'big.json')), /model file .*big\.onnx is 65\.0 MiB, more than the 64 MiB/);
+  // A folder where the model should be, and a card that is not a regular file.
+  writeFileSync(join(dir, 'folder.json'), JSON.stringify({ ...base, file: 'folder.onnx' }));
+  mkdirSync(join(dir, 'folder.onnx'));
+  await assert.rejects(loadRunner(join(dir, 'folder.json')), /model file .*folder\.onnx is not a regular file/);
+  await assert.rejects(loadRunner('/dev/zero'), /model card \/dev\/zero is not a regular file/);
 });
