@@ -40,7 +40,7 @@ test('a link naming a model on another site: the page says so and runs its defau
   const requests: string[] = [];
   const { browser, page } = await openApp(scenario.file, {
     query: '?model=https://example.com/evil/card.json',
-    setup: (p) => p.on('request', (r) => requests.push(r.url())),
+    setup: async (p) => p.on('request', (r) => requests.push(r.url())),
   });
   try {
     await expect(page.getByTestId('param-banner')).toContainText('https://example.com/evil/card.json');
