@@ -207,3 +207,55 @@ test('relative paths are the user\'s: resolved from the folder npm was run in', 
   assert.equal(JSON.parse(stdout.trim().split('\n').pop()!).files, 1);
   assert.ok(existsSync(join(here, 'mine-clean.wav')));
 });
+
+test('float input past full scale is denoised at a level that fits and given its level back, not clipped', async () => {
+  const voice = add(speechLike(2, 16000, 4, 0.5).samples, whiteNoise(32000, 0.05, 6));
+  const loud = voice.map((v) => 4 * v); // peaks well past 1.0 (+12 dB)
+  assert.ok(Math.max(...loud.map(Math.abs)) > 2);
+  writeFileSync(join(dir, 'loud.wav'), encodeWav([loud], 16000, 'float32'));
+  writeFileSync(join(dir, 'fits.wav'), encodeWav([voice], 16000, 'float32'));
+  const r = await denoise(join(dir, 'loud.wav'), join(dir, 'loud-out.wav'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /loud\.wav goes \d+\.\d dB past full scale: denoised \d+\.\d dB lower and given its level back/);
+  assert.equal((await denoise(join(dir, 'fits.wav'), join(dir, 'fits-out.wav'))).code, 0);
+  const y = decodeWav(readFileSync(join(dir, 'loud-out.wav'))).channels[0];
+  const z = decodeWav(readFileSync(join(dir, 'fits-out.wav'))).channels[0];
+  assert.ok(Math.max(...y.map(Math.abs)) > 1.5, 'the output keeps the input\'s level');
+  // The model does not depend on level, so the result is the in-range file's, scaled (to float rounding and the level floor).
+  const scale = rms(y) / rms(z);
+  assert.ok(Math.abs(scale - 4) < 0.05, `level ratio ${scale}`);
+});
+
+test('RF64 (files over 4 GiB): its 64-bit sizes are read, and written when the audio needs them', async () => {
+  const { readWavLayout, wavHeader } = await import('../src/engine/wav');
+  // Written: 5 hours of 48 kHz stereo float is 6.9 GB of audio, past RIFF's 32-bit sizes.
+  const frames = 5 * 3600 * 48000;
+  const header = wavHeader(2, 48000, 'float32', frames);
+  assert.equal(String.fromCharCode(...header.subarray(0, 4)), 'RF64');
+  const layout = readWavLayout((o, l) => header.subarray(o, o + l), header.length + frames * 8, 'big.wav');
+  assert.deepEqual([layout.frames, layout.channelCount, layout.sampleRate, layout.dataOffset, layout.encoding], [frames, 2, 48000, header.length, 'float32']);
+  // A short file under an RF64 header is still read by its ds64 size, and denoised.
+  const voice = add(speechLike(1, 16000, 4, 0.1).samples, whiteNoise(16000, 0.01, 6));
+  const rf64 = wavHeader(1, 16000, 'pcm16', 16000);
+  const small = wavBytes();
+  const h = new Uint8Array(80);
+  const v = new DataView(h.buffer);
+  h.set([...'RF64'].map((c) => c.charCodeAt(0)), 0);
+  v.setUint32(4, 0xffffffff, true);
+  h.set([...'WAVEds64'].map((c) => c.charCodeAt(0)), 8);
+  v.setUint32(16, 28, true);
+  v.setUint32(28, 32000, true); // data size, low word
+  v.setUint32(36, 16000, true); // sample count
+  h.set(small.subarray(12, 36), 48); // the format chunk of a 16 kHz mono 16-bit file
+  h.set([...'data'].map((c) => c.charCodeAt(0)), 72);
+  v.setUint32(76, 0xffffffff, true);
+  const audio = encodeWav([voice], 16000, 'pcm16').subarray(44);
+  const file = new Uint8Array(80 + audio.length + 100); // and trailing bytes that are not audio
+  file.set(h);
+  file.set(audio, 80);
+  writeFileSync(join(dir, 'rf64.wav'), file);
+  assert.equal(rf64.length, 44, 'a short file gets a plain RIFF header');
+  const r = await denoise(join(dir, 'rf64.wav'), join(dir, 'rf64-out.wav'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(decodeWav(readFileSync(join(dir, 'rf64-out.wav'))).channels[0].length, 16000);
+});

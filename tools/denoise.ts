@@ -11,12 +11,13 @@
  * non-zero if any did. Ends with one JSON line: files, audio seconds, processing seconds,
  * real-time factor.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner } from '../src/engine/load-node';
-import { denoiseChannels } from '../src/engine/offline';
-import { decodeWav, encodeWav } from '../src/engine/wav';
+import type { ModelRunner } from '../src/engine/model-runner';
+import { ChannelDenoiser } from '../src/engine/offline';
+import { decodeFrames, encodeFrames, readWavLayout, wavHeader, type WavLayout } from '../src/engine/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `npm run` starts scripts in the package root; paths the user typed are relative to where they were.
@@ -77,15 +78,134 @@ function samePath(a: string, b: string): boolean {
   return real(a) === real(b);
 }
 
-/** Write bytes to `path` atomically: a temporary file beside it, renamed over it when complete. */
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  const temporary = join(dirname(path), `.${basename(path)}.quell-${process.pid}.tmp`);
+/**
+ * A file written beside `path` and renamed over it only when complete, so that a failure (a full
+ * disk, a crash) never leaves a truncated file where the output, or the input, was.
+ */
+class AtomicFile {
+  private readonly temporary: string;
+  private readonly fd: number;
+
+  constructor(private readonly path: string) {
+    this.temporary = join(dirname(path), `.${basename(path)}.quell-${process.pid}.tmp`);
+    this.fd = this.attempt(() => openSync(this.temporary, 'w'));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.attempt(() => {
+      for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+    });
+  }
+
+  commit(): void {
+    this.attempt(() => {
+      closeSync(this.fd);
+      renameSync(this.temporary, this.path);
+    });
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    rmSync(this.temporary, { force: true });
+  }
+
+  private attempt<T>(action: () => T): T {
+    try {
+      return action();
+    } catch (e) {
+      rmSync(this.temporary, { force: true });
+      throw new Error(`could not write ${this.path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Frames read, denoised and written at a time: memory stays this size whatever the file's length. */
+const CHUNK_FRAMES = 1 << 16;
+
+/**
+ * Denoise one file to another, streaming: the input is read, and the output written, a chunk
+ * at a time. Float input that goes past full scale is denoised at a level that fits and given
+ * its level back, rather than clipped. Returns the audio's length in seconds.
+ */
+async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAttenuationDb: number, onProgress: (fraction: number) => void): Promise<number> {
+  let fd: number;
   try {
-    writeFileSync(temporary, bytes);
-    renameSync(temporary, path);
+    fd = openSync(src, 'r');
   } catch (e) {
-    rmSync(temporary, { force: true });
-    throw new Error(`could not write ${path}: ${(e as Error).message}`);
+    throw new Error(`could not read ${src}: ${(e as Error).message}`);
+  }
+  let output: AtomicFile | null = null;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`${src} is not a file`);
+    const read = (offset: number, length: number) => {
+      const b = Buffer.alloc(length);
+      let n = 0;
+      try {
+        n = readSync(fd, b, 0, length, offset);
+      } catch (e) {
+        throw new Error(`could not read ${src}: ${(e as Error).message}`);
+      }
+      return b.subarray(0, n);
+    };
+    const layout = readWavLayout(read, stat.size, src);
+    const { channelCount, frames, sampleRate } = layout;
+    const channels = Array.from({ length: channelCount }, () => new Float32Array(CHUNK_FRAMES));
+    /** Frames [done, done + n) into `channels`; returns n. */
+    const readChunk = (done: number) => {
+      const n = Math.min(CHUNK_FRAMES, frames - done);
+      const got = decodeFrames(read(layout.dataOffset + done * layout.frameBytes, n * layout.frameBytes), layout, channels);
+      if (got < n) throw new Error(`could not read ${src}: it ended early`);
+      return n;
+    };
+    let peak = 1; // the largest magnitude of float input (NaN and ±Inf do not count: the engine zeroes them)
+    if (layout.encoding.startsWith('float')) {
+      for (let done = 0; done < frames; ) {
+        const n = readChunk(done);
+        for (const c of channels) for (let i = 0; i < n; i++) if (Math.abs(c[i]) > peak && Math.abs(c[i]) !== Infinity) peak = Math.abs(c[i]);
+        done += n;
+      }
+    }
+    if (peak > 1) console.error(`denoise: ${src} goes ${(20 * Math.log10(peak)).toFixed(1)} dB past full scale: denoised ${(20 * Math.log10(peak)).toFixed(1)} dB lower and given its level back`);
+    const headroom = peak > 1 ? 1 / peak : 1;
+    const encoding = ['pcm16', 'pcm24'].includes(layout.encoding) ? layout.encoding : 'float32';
+    const denoisers = channels.map(() => new ChannelDenoiser(runner.withOwnState(), sampleRate, frames, { maxAttenuationDb }));
+    mkdirSync(dirname(dst), { recursive: true });
+    const out: AtomicFile = (output = new AtomicFile(dst));
+    out.write(wavHeader(channelCount, sampleRate, encoding, frames));
+    let written = 0;
+    const emit = (pieces: Float32Array[]) => {
+      if (headroom !== 1) for (const p of pieces) for (let i = 0; i < p.length; i++) p[i] /= headroom;
+      out.write(encodeFrames(pieces, encoding));
+      written += pieces[0].length;
+    };
+    for (let done = 0; done < frames; ) {
+      const n = readChunk(done);
+      const pieces: Float32Array[] = [];
+      for (let c = 0; c < channelCount; c++) {
+        const x = channels[c].subarray(0, n);
+        if (headroom !== 1) for (let i = 0; i < n; i++) x[i] *= headroom;
+        pieces.push(await denoisers[c].push(x));
+      }
+      emit(pieces);
+      done += n;
+      if (frames >= 10 * sampleRate) onProgress(done / frames); // (short files finish before anyone looks)
+    }
+    const last: Float32Array[] = [];
+    for (const d of denoisers) last.push(await d.finish());
+    emit(last);
+    if (written !== frames) throw new Error(`internal error: ${written} frames written for ${frames} read from ${src}`);
+    out.commit();
+    return frames / sampleRate;
+  } catch (e) {
+    output?.abort();
+    throw e;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -127,27 +247,14 @@ async function main(): Promise<number> {
   const interactive = process.stderr.isTTY;
   for (const [src, dst] of jobs) {
     try {
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(src);
-      } catch (e) {
-        throw new Error(`could not read ${src}: ${(e as Error).message}`);
-      }
-      const decoded = decodeWav(bytes, src);
-      const seconds = decoded.channels[0].length / decoded.sampleRate;
       let lastShown = -1;
       const onProgress = (f: number) => {
         const pct = Math.floor(f * 100);
-        if (seconds < 10 || pct === lastShown || pct % 10 !== 0) return;
+        if (pct === lastShown || pct % 10 !== 0) return;
         lastShown = pct;
-        process.stderr.write(interactive ? `\r${basename(src)}: ${pct}%` : `${basename(src)}: ${pct}%\n`);
+        process.stderr.write(interactive ? `\r${basename(src)}: ${pct}%${pct === 100 ? '\n' : ''}` : `${basename(src)}: ${pct}%\n`);
       };
-      const out = await denoiseChannels(decoded.channels, decoded.sampleRate, runner, { maxAttenuationDb: options.maxAttenuationDb, onProgress });
-      if (interactive && seconds >= 10) process.stderr.write('\n');
-      const encoding = ['pcm16', 'pcm24'].includes(decoded.encoding) ? decoded.encoding : 'float32';
-      mkdirSync(dirname(dst), { recursive: true });
-      writeAtomically(dst, encodeWav(out, decoded.sampleRate, encoding));
-      audioSeconds += seconds;
+      audioSeconds += await denoiseFile(src, dst, runner, options.maxAttenuationDb, onProgress);
     } catch (e) {
       failed.push(src);
       console.error(`denoise: ${(e as Error).message}`);

@@ -17,6 +17,7 @@ export class ModelRunner {
   readonly card: ModelCard;
   /** Steps whose input or output was not finite (the state was reset and the mask bypassed). */
   recoveries = 0;
+  private readonly ort: Ort;
   private readonly session: OrtModule.InferenceSession;
   private readonly inputData: Float32Array;
   private readonly zeroStates: OrtModule.Tensor[];
@@ -25,6 +26,7 @@ export class ModelRunner {
 
   private constructor(ort: Ort, session: OrtModule.InferenceSession, card: ModelCard) {
     this.card = card;
+    this.ort = ort;
     this.session = session;
     const bins = card.fftSize / 2 + 1;
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -47,6 +49,11 @@ export class ModelRunner {
     const missing = [...expected.filter((n) => !session.inputNames.includes(n)), ...outputs.filter((n) => !session.outputNames.includes(n))];
     if (missing.length) throw new Error(`model file ${source} does not match its card: missing ${missing.join(', ')}`);
     return new ModelRunner(ort, session, card);
+  }
+
+  /** A runner on the same loaded model with state of its own (zeroed), for another stream at the same time. */
+  withOwnState(): ModelRunner {
+    return new ModelRunner(this.ort, this.session, this.card);
   }
 
   /** Zero every state tensor (a new stream, or a model switch). */

@@ -22,55 +22,208 @@ export function resampleAligned(input: Float32Array, inRate: number, outRate: nu
   return out.subarray(0, Math.min(n, length)).slice();
 }
 
-/**
- * Denoise one channel with exactly the streaming engine the browser runs, but with no mask
- * latency (each frame's mask is computed before its output is made) and with the engine's
- * fixed delay removed, so the output has the input's length and lines up with it. Above the
- * model's rate the band the model never sees is kept, with the engine's upper-band gain, as in
- * the live StreamAdapter.
- */
-export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
-  const card = runner.card;
-  const x = resampleAligned(input, sampleRate, card.sampleRate);
-  const engine = new FrameEngine(engineOptions(card, 0));
-  engine.setMaxAttenuation(options.maxAttenuationDb ?? Infinity);
-  runner.reset();
-  const hop = card.hopSize;
-  const delay = engine.delaySamples;
-  const hops = Math.ceil((x.length + delay) / hop);
-  const y = new Float32Array(hops * hop);
-  const upper = sampleRate > card.sampleRate ? new Float32Array(hops * hop) : undefined;
-  const hopIn = new Float32Array(hop);
-  const mask = new Float32Array(card.fftSize / 2 + 1);
-  const progressEvery = Math.max(1, Math.round(card.sampleRate / hop));
-  for (let h = 0; h < hops; h++) {
-    hopIn.fill(0);
-    const start = h * hop;
-    if (start < x.length) hopIn.set(x.subarray(start, Math.min(start + hop, x.length)));
-    const frame = engine.pushHop(hopIn);
-    await runner.step(engine.magnitudes, mask);
-    engine.setMask(frame, mask);
-    engine.pullHop(y.subarray(start, start + hop), upper?.subarray(start, start + hop));
-    if (options.onProgress && h % progressEvery === 0) options.onProgress(h / hops);
-  }
-  options.onProgress?.(1);
-  const aligned = y.subarray(delay, delay + x.length);
-  const out = resampleAligned(aligned, card.sampleRate, sampleRate);
-  // Resampling can be a sample short or long; the output always has the input's length.
-  const result = new Float32Array(input.length);
-  result.set(out.subarray(0, Math.min(out.length, input.length)));
-  if (upper) {
-    // the band above the model's: g × the input (the engine's output already has g × its own input taken off)
-    const gains = upper.subarray(delay, delay + x.length);
-    const step = card.sampleRate / sampleRate;
-    for (let i = 0; i < result.length; i++) {
-      const g = gains[Math.min(gains.length - 1, Math.floor(i * step))];
-      result[i] += g * cleanSample(input[i]);
+/** Samples numbered from 0 as they are appended; the oldest can be dropped. */
+class SampleLog {
+  private data = new Float32Array(4096);
+  private start = 0; // where sample number `first` is in `data`
+  private first = 0;
+  private count = 0;
+
+  append(samples: ArrayLike<number>): void {
+    const n = samples.length;
+    if (this.start + this.count + n > this.data.length) {
+      // Move what is kept to the front (dropping is free until here), growing only if it must.
+      const target = this.count + n > this.data.length / 2 ? new Float32Array(2 * (this.count + n)) : this.data;
+      if (target === this.data) this.data.copyWithin(0, this.start, this.start + this.count);
+      else target.set(this.data.subarray(this.start, this.start + this.count));
+      this.data = target;
+      this.start = 0;
     }
+    this.data.set(samples as ArrayLike<number>, this.start + this.count);
+    this.count += n;
   }
-  return result;
+
+  at(index: number): number {
+    return this.data[this.start + index - this.first];
+  }
+
+  dropBefore(index: number): void {
+    const n = Math.min(this.count, index - this.first);
+    if (n <= 0) return;
+    this.start += n;
+    this.first += n;
+    this.count -= n;
+  }
 }
 
+/**
+ * Denoises one channel of a file with exactly the streaming engine the browser runs, piece by
+ * piece, so that a file of any length needs the memory of a few seconds. Each frame's mask is
+ * computed before its output is made (no mask latency), and the engine's fixed delay is
+ * removed, so the output has the input's length and lines up with it. Above the model's rate,
+ * the band the model never sees is kept with the engine's upper-band gain, as in the live
+ * StreamAdapter.
+ *
+ * The total length must be known at the start (a file's header says it): where the input
+ * ends, the pipeline is flushed with silence exactly as if the whole file had been processed
+ * at once, so the result does not depend on how the input was split.
+ */
+export class ChannelDenoiser {
+  readonly length: number;
+  private readonly runner: ModelRunner;
+  private readonly rate: number;
+  private readonly engine: FrameEngine;
+  private readonly down: StreamingResampler | null;
+  private readonly up: StreamingResampler | null;
+  /** Samples at the model's rate that the whole file makes, and the engine's output hops. */
+  private readonly modelLength: number;
+  private readonly hops: number;
+  /** Outputs the up-resampler may contribute (it can make a sample more or less than the input). */
+  private readonly upLength: number;
+  private readonly hopIn: Float32Array;
+  private readonly hopOut: Float32Array;
+  private readonly hopGain: Float32Array | undefined;
+  private readonly mask: Float32Array;
+  private readonly scratch: Float32Array;
+  private readonly upRoom: Float32Array;
+  private readonly input = new SampleLog(); // at the file's rate, for the upper band
+  private readonly gains = new SampleLog(); // upper-band gain of each aligned model-rate sample
+  private hopFill = 0;
+  private hopsDone = 0;
+  private pushed = 0;
+  private modelIn = 0; // model-rate samples given to the engine
+  private aligned = 0; // engine output samples kept (after its delay)
+  private upOut = 0; // outputs taken from the up-resampler
+  private emitted = 0;
+  private out: Float32Array;
+  private outFill = 0;
+
+  constructor(runner: ModelRunner, sampleRate: number, length: number, options: OfflineOptions = {}) {
+    const card = runner.card;
+    this.runner = runner;
+    this.rate = sampleRate;
+    this.length = length;
+    runner.reset();
+    this.engine = new FrameEngine(engineOptions(card, 0));
+    this.engine.setMaxAttenuation(options.maxAttenuationDb ?? Infinity);
+    const resampled = sampleRate !== card.sampleRate;
+    this.down = resampled ? new StreamingResampler(sampleRate, card.sampleRate, undefined, 4096, true) : null;
+    this.up = resampled ? new StreamingResampler(card.sampleRate, sampleRate, undefined, 4096, true) : null;
+    this.modelLength = resampled ? Math.round((length * card.sampleRate) / sampleRate) : length;
+    this.upLength = resampled ? Math.min(length, Math.round((this.modelLength * sampleRate) / card.sampleRate)) : length;
+    const hop = card.hopSize;
+    this.hops = Math.ceil((this.modelLength + this.engine.delaySamples) / hop);
+    this.hopIn = new Float32Array(hop);
+    this.hopOut = new Float32Array(hop);
+    this.hopGain = sampleRate > card.sampleRate ? new Float32Array(hop) : undefined;
+    this.mask = new Float32Array(card.fftSize / 2 + 1);
+    this.scratch = new Float32Array(8192);
+    this.upRoom = new Float32Array(this.up ? this.up.maxOutput(Math.max(hop, this.up.delayFlush)) : 0);
+    this.out = new Float32Array(8192);
+  }
+
+  /** Append the next samples; returns the denoised samples that are now complete (a new array). */
+  async push(samples: Float32Array): Promise<Float32Array> {
+    if (this.pushed + samples.length > this.length) throw new Error(`more samples pushed than the ${this.length} announced`);
+    this.pushed += samples.length;
+    this.outFill = 0;
+    if (this.hopGain) this.input.append(samples);
+    for (let from = 0; from < samples.length; from += 4096) {
+      const piece = samples.subarray(from, Math.min(samples.length, from + 4096));
+      if (!this.down) await this.toEngine(piece, piece.length);
+      else await this.toEngine(this.scratch, this.down.process(piece, piece.length, this.scratch));
+    }
+    return this.out.slice(0, this.outFill);
+  }
+
+  /** After the last push: the rest of the output, so that the total is exactly `length` samples. */
+  async finish(): Promise<Float32Array> {
+    if (this.pushed !== this.length) throw new Error(`${this.pushed} samples pushed, ${this.length} announced`);
+    this.outFill = 0;
+    if (this.down) {
+      const zeros = new Float32Array(this.down.delayFlush);
+      await this.toEngine(this.scratch, this.down.process(zeros, zeros.length, this.scratch));
+    }
+    const hop = this.hopIn.length;
+    while (this.hopsDone < this.hops) await this.toEngine(new Float32Array(hop), hop); // past the end: silence
+    if (this.up) {
+      const zeros = new Float32Array(this.up.delayFlush);
+      this.fromUp(zeros, zeros.length);
+    }
+    while (this.emitted < this.length) this.emit(0, this.emitted); // the resampler came up short
+    return this.out.slice(0, this.outFill);
+  }
+
+  /** Model-rate input (past the file's end only up to modelLength; silence after it). */
+  private async toEngine(x: Float32Array, n: number): Promise<void> {
+    const hop = this.hopIn.length;
+    for (let i = 0; i < n && this.hopsDone < this.hops; i++) {
+      this.hopIn[this.hopFill++] = this.modelIn < this.modelLength ? x[i] : 0;
+      this.modelIn++;
+      if (this.hopFill === hop) {
+        this.hopFill = 0;
+        await this.runHop();
+      }
+    }
+  }
+
+  private async runHop(): Promise<void> {
+    const { engine, hopOut, hopGain } = this;
+    const frame = engine.pushHop(this.hopIn);
+    await this.runner.step(engine.magnitudes, this.mask);
+    engine.setMask(frame, this.mask);
+    engine.pullHop(hopOut, hopGain);
+    this.hopsDone++;
+    // The first `delaySamples` outputs come before the input's first sample; beyond modelLength, after its last.
+    const first = Math.max(0, engine.delaySamples - (this.hopsDone - 1) * hopOut.length);
+    const last = Math.min(hopOut.length, engine.delaySamples + this.modelLength - (this.hopsDone - 1) * hopOut.length);
+    if (last <= first) return;
+    const kept = hopOut.subarray(first, last);
+    if (hopGain) this.gains.append(hopGain.subarray(first, last));
+    this.aligned += kept.length;
+    if (!this.up) for (let i = 0; i < kept.length; i++) this.emit(kept[i], this.emitted);
+    else this.fromUp(kept, kept.length);
+  }
+
+  private fromUp(x: Float32Array, n: number): void {
+    const made = this.up!.process(x, n, this.upRoom);
+    for (let i = 0; i < made && this.upOut < this.upLength; i++, this.upOut++) this.emit(this.upRoom[i], this.upOut);
+  }
+
+  /** Output sample `index` (they come in order): the model's band, plus the upper band's gain × the input. */
+  private emit(low: number, index: number): void {
+    let y = low;
+    if (this.hopGain) {
+      const g = Math.min(this.modelLength - 1, Math.floor((index * this.runner.card.sampleRate) / this.rate));
+      y += this.gains.at(g) * cleanSample(this.input.at(index));
+      this.gains.dropBefore(g);
+      this.input.dropBefore(index + 1);
+    }
+    if (this.outFill === this.out.length) {
+      const grown = new Float32Array(2 * this.out.length);
+      grown.set(this.out);
+      this.out = grown;
+    }
+    this.out[this.outFill++] = y;
+    this.emitted++;
+  }
+}
+
+/** Denoise one whole channel (see ChannelDenoiser: the same result, whatever the pieces). */
+export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
+  const denoiser = new ChannelDenoiser(runner, sampleRate, input.length, options);
+  const result = new Float32Array(input.length);
+  let at = 0;
+  const piece = Math.max(1, sampleRate); // a second at a time, for the progress
+  for (let from = 0; from < input.length; from += piece) {
+    const y = await denoiser.push(input.subarray(from, Math.min(input.length, from + piece)));
+    result.set(y, at);
+    at += y.length;
+    options.onProgress?.(Math.min(from + piece, input.length) / input.length);
+  }
+  result.set(await denoiser.finish(), at);
+  return result;
+}
 /** Denoise every channel independently (each with fresh model state). */
 export async function denoiseChannels(channels: Float32Array[], sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array[]> {
   const out: Float32Array[] = [];

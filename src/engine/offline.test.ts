@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { dirname, join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { add, speechLike, whiteNoise } from '../../tools/signals';
+import { loadRunner } from './load-node';
+import { ChannelDenoiser, denoiseChannel } from './offline';
+
+const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+
+for (const rate of [16000, 44100]) {
+  test(`a file denoised in pieces of any size is the same, sample for sample, as denoised whole (${rate} Hz)`, async () => {
+    const runner = await loadRunner(join(models, 'quell-gru.json'));
+    const n = Math.round(rate * 2.37);
+    const x = add(speechLike(2.37, rate, 3, 0.1).samples.subarray(0, n), whiteNoise(n, 0.02, 5));
+    const whole = await denoiseChannel(x, rate, runner);
+    const denoiser = new ChannelDenoiser(runner.withOwnState(), rate, n);
+    const pieces: Float32Array[] = [];
+    for (let at = 0, k = 1; at < n; k++) {
+      const length = Math.min(n - at, ((k * 977) % 5003) + 1); // 1 to 5003 samples
+      pieces.push(await denoiser.push(x.subarray(at, at + length)));
+      at += length;
+    }
+    pieces.push(await denoiser.finish());
+    const joined = new Float32Array(pieces.reduce((s, p) => s + p.length, 0));
+    pieces.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+    assert.equal(joined.length, n);
+    assert.deepEqual(joined, whole);
+    assert.ok(whole.some((v) => v !== 0) && whole.every(Number.isFinite));
+  });
+}
+
+test('a denoiser told the wrong length says so instead of padding or cutting the audio', async () => {
+  const runner = await loadRunner(join(models, 'quell-gru.json'));
+  const short = new ChannelDenoiser(runner, 16000, 1000);
+  await assert.rejects(short.push(new Float32Array(1001)), /more samples pushed than the 1000 announced/);
+  const long = new ChannelDenoiser(runner, 16000, 1000);
+  await long.push(new Float32Array(999));
+  await assert.rejects(long.finish(), /999 samples pushed, 1000 announced/);
+});
