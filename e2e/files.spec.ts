@@ -3,7 +3,7 @@ import { expect, test } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWav, encodeWav } from '../src/engine/wav';
-import { openApp } from './app';
+import { openApp, start, state } from './app';
 import { AUDIO_DIR, noisySpeech } from './audio';
 
 test('a dropped file is denoised with a progress bar, and downloads as a WAV of the same length', async () => {
@@ -23,8 +23,8 @@ test('a dropped file is denoised with a progress bar, and downloads as a WAV of 
       return dt;
     }, bytes);
     await page.getByRole('region', { name: 'Drop an audio file here' }).dispatchEvent('drop', { dataTransfer: drop });
-    await expect(page.getByTestId('file-percent')).toHaveText('100%', { timeout: 60_000 });
-    await expect(page.getByTestId('file-progress')).toHaveAttribute('value', '1');
+    await expect(page.getByTestId('file-result')).toContainText(/^Done: upload-44k\.wav, quell-gru, maximum strength: 6\.0 s of audio/, { timeout: 60_000 });
+    await expect(page.getByTestId('file-progress')).toHaveCount(0); // gone once done
     const download = page.waitForEvent('download');
     await page.getByTestId('file-download').click();
     const saved = join(AUDIO_DIR, 'downloaded.wav');
@@ -63,6 +63,63 @@ test('choosing the same file again runs it again, with the strength it now has, 
     await page.getByRole('slider').fill('12');
     await chooser.setInputFiles(file);
     await expect(page.getByTestId('file-result')).toContainText(/again\.wav, quell-[\w-]+, at most 12 dB/, { timeout: 60_000 });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('an empty WAV is refused with the reason, and no empty download is offered', async () => {
+  const { browser, page } = await openApp(null);
+  try {
+    const file = join(AUDIO_DIR, 'empty.wav');
+    writeFileSync(file, encodeWav([new Float32Array(0)], 16000, 'pcm16'));
+    await page.getByTestId('file-input').setInputFiles(file);
+    await expect(page.getByRole('alert')).toContainText('empty.wav is not a readable WAV file: no audio in the data chunk');
+    await expect(page.getByTestId('file-download')).toHaveCount(0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a long file shows what is happening and can be cancelled; the next file then runs', async () => {
+  const long = join(AUDIO_DIR, 'long.wav');
+  const minute = noisySpeech('long').noisy.subarray(0, 16000 * 10);
+  const x = new Float32Array(16000 * 300); // 5 minutes, 48 kHz stereo below: long enough to catch running
+  for (let i = 0; i < x.length; i += minute.length) x.set(minute.subarray(0, Math.min(minute.length, x.length - i)), i);
+  writeFileSync(long, encodeWav([x, x], 16000, 'pcm16'));
+  const short = join(AUDIO_DIR, 'short.wav');
+  writeFileSync(short, encodeWav([minute.subarray(0, 16000)], 16000, 'pcm16'));
+  const { browser, page } = await openApp(null);
+  try {
+    await page.getByTestId('file-input').setInputFiles(long);
+    await expect(page.getByTestId('file-phase')).toHaveText('Denoising…');
+    await expect.poll(async () => Number((await page.getByTestId('file-percent').textContent())?.replace('%', '')), { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.getByTestId('file-cancel').click();
+    await expect(page.getByRole('alert')).toContainText('Cancelled: long.wav was not denoised.');
+    await expect(page.getByTestId('file-download')).toHaveCount(0);
+    await page.getByTestId('file-input').setInputFiles(short);
+    await expect(page.getByTestId('file-result')).toContainText('Done: short.wav', { timeout: 60_000 });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a file dropped outside the drop zone is denoised too, and the live session goes on', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file);
+  try {
+    await start(page);
+    const wav = encodeWav([scenario.noisy.subarray(0, 16000)], 16000, 'pcm16');
+    const drop = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'elsewhere.wav', { type: 'audio/wav' }));
+      return dt;
+    }, Buffer.from(wav).toString('base64'));
+    await page.locator('header').dispatchEvent('drop', { dataTransfer: drop });
+    await expect(page.getByTestId('file-result')).toContainText('Done: elsewhere.wav', { timeout: 60_000 });
+    await expect(page).toHaveURL(/127\.0\.0\.1:4173\/$/); // the browser did not navigate to the file
+    expect((await state(page)).running).toBe(true);
+    await expect(page.getByRole('button', { name: 'Stop' })).toBeVisible();
   } finally {
     await browser.close();
   }

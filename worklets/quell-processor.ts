@@ -9,7 +9,7 @@
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
 import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
-import type { FromProcessor, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/engine/processor-protocol';
+import type { FrameMessage, FromProcessor, MaskMessage, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/engine/protocol';
 
 declare const sampleRate: number;
 declare class AudioWorkletProcessor {
@@ -111,7 +111,7 @@ class QuellProcessor extends AudioWorkletProcessor {
         return this.engine.setModelReady(msg.value);
       case 'worker-port':
         this.workerPort = msg.port;
-        this.workerPort.onmessage = (e: MessageEvent) => this.engine.setMask(e.data.frame, e.data.mask);
+        this.workerPort.onmessage = (e: MessageEvent<MaskMessage>) => this.engine.setMask(e.data.frame, e.data.mask);
         return;
     }
   }
@@ -125,7 +125,7 @@ class QuellProcessor extends AudioWorkletProcessor {
 
   private sendToPort(frame: number, magnitudes: Float32Array): void {
     // Fallback without shared memory: one small message per frame (a copy of 257 floats).
-    this.workerPort?.postMessage({ frame, magnitudes: magnitudes.slice() });
+    this.workerPort?.postMessage({ frame, magnitudes: magnitudes.slice() } satisfies FrameMessage);
   }
 
   private collectMasks(): void {

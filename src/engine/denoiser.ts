@@ -10,7 +10,7 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
-import type { FromProcessor, ProcessorFraming, ProcessorOptions, ProcessorStats, ToProcessor } from './processor-protocol';
+import type { FromModelWorker, FromProcessor, ModelWorkerStats, ProcessorFraming, ProcessorOptions, ProcessorStats, ToModelWorker, ToProcessor } from './protocol';
 import { synthesisSizeOf } from '../dsp/window';
 import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
@@ -26,14 +26,14 @@ export interface DenoiserOptions {
   enabled?: boolean;
 }
 
-/** What the processor reports (processor-protocol.ts), and the model worker's figures. */
+/** What the processor reports (protocol.ts), and the model worker's figures. */
 export interface DenoiserStats extends ProcessorStats {
   stepMedianMs: number;
   stepP99Ms: number;
   workerRestarts: number;
   mask: Float32Array | null;
   /** Every step since the model loaded (for long runs): percentiles, and how far behind the worker was. */
-  allSteps?: { steps: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; framesBehind: number[] };
+  allSteps?: ModelWorkerStats['allSteps'];
 }
 
 export { DEFAULT_MASK_LATENCY };
@@ -62,7 +62,7 @@ interface LoadingWorker {
 function loadModelWorker(modelUrl: string): LoadingWorker {
   const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
   const ready = new Promise<void>((resolve, reject) => {
-    worker.onmessage = (e) => {
+    worker.onmessage = (e: MessageEvent<FromModelWorker>) => {
       if (e.data.type === 'ready') resolve();
       else if (e.data.type === 'error') reject(new Error(e.data.message));
     };
@@ -72,8 +72,12 @@ function loadModelWorker(modelUrl: string): LoadingWorker {
     };
   });
   ready.catch(() => undefined); // observed by whoever takes it
-  worker.postMessage({ type: 'load', cardUrl: modelUrl });
+  toModelWorker(worker, { type: 'load', cardUrl: modelUrl });
   return { url: modelUrl, worker, ready };
+}
+
+function toModelWorker(worker: Worker, message: ToModelWorker, transfer: Transferable[] = []): void {
+  worker.postMessage(message, transfer);
 }
 
 let preloaded: LoadingWorker | null = null;
@@ -197,7 +201,7 @@ export class QuellNode extends AudioWorkletNode {
 
   /** Zero the model's recurrent state (a new speaker, a new room). */
   resetState(): void {
-    this.worker?.postMessage({ type: 'reset' });
+    if (this.worker) toModelWorker(this.worker, { type: 'reset' });
   }
 
   /** For tests and the failure drill: kill the model worker as a crash would. */
@@ -246,7 +250,7 @@ export class QuellNode extends AudioWorkletNode {
       e.preventDefault();
       if (worker === this.worker) this.onWorkerDied(`model worker crashed: ${e.message || 'unknown error'}`);
     };
-    worker.onmessage = (e) => {
+    worker.onmessage = (e: MessageEvent<FromModelWorker>) => {
       if (e.data.type === 'stats') {
         this.lastWorkerBeat = performance.now();
         Object.assign(this.stats, { stepMedianMs: e.data.stepMedianMs, stepP99Ms: e.data.stepP99Ms, allSteps: e.data.allSteps, mask: e.data.mask });
@@ -255,10 +259,10 @@ export class QuellNode extends AudioWorkletNode {
       }
     };
     if (this.ring) {
-      worker.postMessage({ type: 'connect', ring: this.ring });
+      toModelWorker(worker, { type: 'connect', ring: this.ring });
     } else {
       const channel = new MessageChannel();
-      worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
+      toModelWorker(worker, { type: 'connect', port: channel.port1 }, [channel.port1]);
       this.send({ type: 'worker-port', port: channel.port2 }, [channel.port2]);
     }
     this.failure = null;

@@ -1,23 +1,58 @@
-/** Denoises a whole file off the main thread with the same engine as the live path. */
+/**
+ * Denoises a file off the main thread with the same engine as the live path. A WAV file is read
+ * from disk a chunk at a time and the result is gathered as a Blob, so the page's memory does
+ * not grow with the file's length; other formats arrive decoded by the page.
+ */
 import * as ort from 'onnxruntime-web/wasm';
 import { loadRunnerFromUrl } from './load-web';
-import { denoiseChannels } from './offline';
+import { denoiseFrames, peakOf, type FrameSource } from './offline';
+import type { FromFileWorker, ToFileWorker } from './protocol';
+import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from './wav';
 
 ort.env.wasm.numThreads = 1;
 
-const scope = self as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null };
+// A worker-only global, which the DOM typings this project compiles against do not declare.
+declare const FileReaderSync: { new (): { readAsArrayBuffer(blob: Blob): ArrayBuffer } };
 
-scope.onmessage = async (e: MessageEvent<{ cardUrl: string; channels: Float32Array[]; sampleRate: number; maxAttenuationDb?: number }>) => {
-  const { cardUrl, channels, sampleRate, maxAttenuationDb } = e.data;
+const scope = self as unknown as { postMessage(m: FromFileWorker): void; onmessage: ((e: MessageEvent<ToFileWorker>) => void) | null };
+
+/** A WAV file read piece by piece (workers may read files synchronously). */
+function wavSource(file: File): FrameSource {
+  const reader = new FileReaderSync();
+  const read = (offset: number, length: number) => new Uint8Array(reader.readAsArrayBuffer(file.slice(offset, offset + length)));
+  const layout = readWavLayout(read, file.size, file.name);
+  return {
+    sampleRate: layout.sampleRate,
+    channelCount: layout.channelCount,
+    frames: layout.frames,
+    read: (from, n, into) => {
+      decodeFrames(read(layout.dataOffset + from * layout.frameBytes, n * layout.frameBytes), layout, into);
+    },
+  };
+}
+
+function memorySource(channels: Float32Array[], sampleRate: number): FrameSource {
+  return {
+    sampleRate, channelCount: channels.length, frames: channels[0]?.length ?? 0, peak: peakOf(channels),
+    read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
+  };
+}
+
+scope.onmessage = async (e: MessageEvent<ToFileWorker>) => {
+  const job = e.data;
   try {
-    const runner = await loadRunnerFromUrl(ort, cardUrl);
+    const source = 'file' in job ? wavSource(job.file) : memorySource(job.channels, job.sampleRate);
+    if (source.frames === 0) throw new Error('the file holds no audio');
+    const runner = await loadRunnerFromUrl(ort, job.cardUrl);
     const started = performance.now();
-    const out = await denoiseChannels(channels, sampleRate, runner, {
-      maxAttenuationDb,
+    // 16-bit output: what players and call apps expect, and a quarter of the size of float.
+    const parts: BlobPart[] = [wavHeader(source.channelCount, source.sampleRate, 'pcm16', source.frames) as BlobPart];
+    await denoiseFrames(source, runner, (pieces) => void parts.push(encodeFrames(pieces, 'pcm16') as BlobPart), {
+      maxAttenuationDb: job.maxAttenuationDb,
       onProgress: (fraction) => scope.postMessage({ type: 'progress', fraction }),
     });
-    const seconds = (performance.now() - started) / 1000;
-    scope.postMessage({ type: 'done', channels: out, sampleRate, processingSeconds: seconds }, out.map((c) => c.buffer));
+    const wav = new Blob(parts, { type: 'audio/wav' });
+    scope.postMessage({ type: 'done', wav, seconds: source.frames / source.sampleRate, processingSeconds: (performance.now() - started) / 1000 });
   } catch (err) {
     scope.postMessage({ type: 'error', message: (err as Error).message });
   }

@@ -6,19 +6,15 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import type { ModelCard } from './card';
-import { FrameRing, MASKED, RING_SLOTS, WRITTEN, type FrameRingBuffers } from './frame-ring';
+import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from './frame-ring';
 import { loadRunnerFromUrl } from './load-web';
 import type { ModelRunner } from './model-runner';
+import type { FrameMessage, FromModelWorker, MaskMessage, ToModelWorker } from './protocol';
 
 ort.env.wasm.numThreads = 1; // one step is tiny: threads would cost more than they save
 ort.env.wasm.proxy = false;
 
-type Inbound =
-  | { type: 'load'; cardUrl: string; wasmPaths?: string }
-  | { type: 'connect'; port?: MessagePort; ring?: FrameRingBuffers }
-  | { type: 'reset' };
-
-const scope = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: MessageEvent<Inbound>) => void) | null };
+const scope = self as unknown as { postMessage(m: FromModelWorker): void; onmessage: ((e: MessageEvent<ToModelWorker>) => void) | null };
 let runner: ModelRunner | null = null;
 let card: ModelCard | null = null;
 let mask = new Float32Array(257);
@@ -139,31 +135,32 @@ function reportStepError(err: unknown): void {
   scope.postMessage({ type: 'error', message: `a model step failed: ${(err as Error)?.message ?? err}` });
 }
 
-scope.onmessage = async (e: MessageEvent<Inbound>) => {
+scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
   const msg = e.data;
   try {
     if (msg.type === 'load') {
       await load(msg.cardUrl, msg.wasmPaths);
-      scope.postMessage({ type: 'ready', card });
+      scope.postMessage({ type: 'ready', card: card! });
     } else if (msg.type === 'reset') {
       resetRequested = true;
     } else if (msg.type === 'connect') {
+      if (!card) throw new Error('connect came before a model was loaded');
       if (msg.ring) {
         const previous = ring;
-        ring = new FrameRing(msg.ring, (card?.fftSize ?? 512) / 2 + 1);
+        ring = new FrameRing(msg.ring, card.fftSize / 2 + 1);
         if (previous) Atomics.notify(previous.control, WRITTEN); // its loop wakes, sees it is replaced, ends
         serveRing(ring).catch(reportStepError);
       } else if (msg.port) {
-        port = msg.port;
+        const answer = (port = msg.port);
         // Steps must not overlap (the state is carried), so frames are answered strictly in order.
         let queue = Promise.resolve();
-        port.onmessage = (m: MessageEvent<{ frame: number; magnitudes: Float32Array }>) => {
+        answer.onmessage = (m: MessageEvent<FrameMessage>) => {
           queue = queue
             .then(async () => {
               if (!runner) return;
               await step(m.data.frame, m.data.magnitudes);
               const out = mask.slice();
-              port!.postMessage({ frame: m.data.frame, mask: out }, [out.buffer]);
+              answer.postMessage({ frame: m.data.frame, mask: out } satisfies MaskMessage, [out.buffer]);
             })
             .catch(reportStepError);
         };

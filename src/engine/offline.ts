@@ -209,27 +209,84 @@ export class ChannelDenoiser {
   }
 }
 
-/** Denoise one whole channel (see ChannelDenoiser: the same result, whatever the pieces). */
-export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
-  const denoiser = new ChannelDenoiser(runner, sampleRate, input.length, options);
-  const result = new Float32Array(input.length);
-  let at = 0;
-  const piece = Math.max(1, sampleRate); // a second at a time, for the progress
-  for (let from = 0; from < input.length; from += piece) {
-    const y = await denoiser.push(input.subarray(from, Math.min(input.length, from + piece)));
-    result.set(y, at);
-    at += y.length;
-    options.onProgress?.(Math.min(from + piece, input.length) / input.length);
-  }
-  result.set(await denoiser.finish(), at);
-  return result;
+/** Frames read, denoised and written at a time by denoiseFrames: its memory, whatever the file's length. */
+export const CHUNK_FRAMES = 1 << 16;
+
+/** Audio to denoise, read a chunk at a time (a file, or arrays already in memory). */
+export interface FrameSource {
+  sampleRate: number;
+  channelCount: number;
+  frames: number;
+  /** Largest magnitude in the audio, if known: above 1 it is denoised with headroom (see denoiseFrames). */
+  peak?: number;
+  /** Frames [from, from + n) into `into` (one array per channel, from index 0). */
+  read(from: number, n: number, into: Float32Array[]): void | Promise<void>;
 }
-/** Denoise every channel independently (each with fresh model state). */
-export async function denoiseChannels(channels: Float32Array[], sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  for (let c = 0; c < channels.length; c++) {
-    const onProgress = options.onProgress && ((f: number) => options.onProgress!((c + f) / channels.length));
-    out.push(await denoiseChannel(channels[c], sampleRate, runner, { ...options, onProgress }));
+
+/**
+ * Denoise every channel of `source` (each with model state of its own), a chunk at a time,
+ * handing the denoised frames to `write` in order: exactly `source.frames` of them in all.
+ * Audio past full scale (float files can hold it) is denoised at a level that fits, since the
+ * engine clips at ±1 as a microphone would, and given its level back: the model does not
+ * depend on level.
+ */
+export async function denoiseFrames(source: FrameSource, runner: ModelRunner, write: (channels: Float32Array[]) => void | Promise<void>, options: OfflineOptions = {}): Promise<void> {
+  const { sampleRate, channelCount, frames } = source;
+  const headroom = source.peak !== undefined && source.peak > 1 && Number.isFinite(source.peak) ? 1 / source.peak : 1;
+  const denoisers = Array.from({ length: channelCount }, () => new ChannelDenoiser(runner.withOwnState(), sampleRate, frames, options));
+  const chunk = Array.from({ length: channelCount }, () => new Float32Array(Math.min(CHUNK_FRAMES, frames)));
+  let written = 0;
+  const emit = async (pieces: Float32Array[]) => {
+    if (headroom !== 1) for (const p of pieces) for (let i = 0; i < p.length; i++) p[i] /= headroom;
+    written += pieces[0].length;
+    await write(pieces);
+  };
+  for (let done = 0; done < frames; ) {
+    const n = Math.min(CHUNK_FRAMES, frames - done);
+    await source.read(done, n, chunk);
+    const pieces: Float32Array[] = [];
+    for (let c = 0; c < channelCount; c++) {
+      const x = chunk[c].subarray(0, n);
+      if (headroom !== 1) for (let i = 0; i < n; i++) x[i] *= headroom;
+      pieces.push(await denoisers[c].push(x));
+    }
+    await emit(pieces);
+    done += n;
+    options.onProgress?.(done / frames);
   }
+  const last: Float32Array[] = [];
+  for (const d of denoisers) last.push(await d.finish());
+  await emit(last);
+  if (written !== frames) throw new Error(`internal error: ${written} frames denoised for ${frames} read`);
+}
+
+/** The largest finite magnitude in `channels` (NaN and ±Inf do not count: the engine zeroes them). */
+export function peakOf(channels: Float32Array[], n = channels[0]?.length ?? 0): number {
+  let peak = 0;
+  for (const c of channels) for (let i = 0; i < n; i++) {
+    const a = Math.abs(c[i]);
+    if (a > peak && a !== Infinity) peak = a;
+  }
+  return peak;
+}
+
+/** Denoise whole channels in memory (see denoiseFrames). */
+export async function denoiseChannels(channels: Float32Array[], sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array[]> {
+  const frames = channels[0]?.length ?? 0;
+  const out = channels.map(() => new Float32Array(frames));
+  let at = 0;
+  const source: FrameSource = {
+    sampleRate, channelCount: channels.length, frames, peak: peakOf(channels),
+    read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
+  };
+  await denoiseFrames(source, runner, (pieces) => {
+    pieces.forEach((p, c) => out[c].set(p, at));
+    at += pieces[0].length;
+  }, options);
   return out;
+}
+
+/** Denoise one whole channel in memory (see denoiseFrames). */
+export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
+  return (await denoiseChannels([input], sampleRate, runner, options))[0];
 }
