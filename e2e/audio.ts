@@ -74,6 +74,13 @@ export function noisySpeech(name = 'noisy-speech'): Scenario {
   return write(name, { file: '', clean: voice.samples, noisy, active: voice.active });
 }
 
+/** Noise alone (hiss, hum, keyboard), no voice: what a model switch must keep suppressing. */
+export function noiseAlone(name = 'noise-alone'): Scenario {
+  const n = 10 * RATE;
+  const noise = add(whiteNoise(n, 0.01, 17), hum(n, RATE, 0.01), keyboardClicks(n, RATE, 0.01, 18));
+  return write(name, { file: '', clean: new Float32Array(n), noisy: noise, active: new Uint8Array(n) });
+}
+
 /** A click every 0.5 s on silence: for measuring the delay. */
 export function clickTrain(name = 'clicks'): Scenario {
   const n = 6 * RATE;

@@ -79,7 +79,7 @@ class QuellProcessor extends AudioWorkletProcessor {
    */
   private switchFraming(f: ProcessorFraming): void {
     const old = this.engine;
-    old.setModelReady(false);
+    old.holdLastMask(); // its model has handed over: it plays on with the last mask while it fades out
     this.engine = this.buildEngine(f, old.framesPushed);
     this.engine.setEnabled(old.isEnabled);
     this.engine.setMaxAttenuation(this.maxAttenuationDb);

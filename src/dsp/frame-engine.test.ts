@@ -154,3 +154,23 @@ test('maximum attenuation floors the mask', () => {
   for (let i = d + 1000; i < y.length; i++) (ex += x[i - d] ** 2), (ey += y[i] ** 2);
   assert.ok(Math.abs(10 * Math.log10(ey / ex) + 20) < 0.1);
 });
+
+test('an engine told to hold its last mask keeps applying it without masks: no late frames, no bypass', () => {
+  const x = whiteNoise(128 * 60, 0.1);
+  const engine = new FrameEngine({ ...LOW_DELAY, sampleRate: 16000, maskLatency: 1 });
+  const quarter = new Float32Array(257).fill(0.25);
+  const out = new Float32Array(128);
+  let tail = 0;
+  for (let h = 0; h < 60; h++) {
+    const f = engine.pushHop(x.subarray(h * 128, h * 128 + 128));
+    if (h < 20 && f >= 1) engine.setMask(f - 1, quarter);
+    if (h === 20) engine.holdLastMask(); // its model has handed over
+    engine.pullHop(out);
+    if (h >= 40) tail += out.reduce((a, v) => a + v * v, 0);
+  }
+  assert.equal(engine.lateMasks, 0);
+  assert.ok(!engine.isStarved);
+  // Still a quarter of the amplitude (−12 dB), where bypass would give the input's energy back.
+  const inTail = x.subarray(40 * 128).reduce((a, v) => a + v * v, 0);
+  assert.ok(Math.abs(10 * Math.log10(tail / inTail) + 12) < 1.5, `${10 * Math.log10(tail / inTail)} dB`);
+});

@@ -71,6 +71,8 @@ export class FrameEngine {
   private readonly fadeStep: number;
   private enabled = true;
   private modelReady = true;
+  /** Masks have stopped on purpose (holdLastMask): neither late nor starved. */
+  private holding = false;
   /** Masks missed in a row; past STARVED_AFTER the engine crossfades to bypass by itself. */
   private lateInARow = 0;
   /** First frame pushed after the model became ready: earlier frames have no mask coming. */
@@ -124,6 +126,17 @@ export class FrameEngine {
     this.modelReady = ready;
     this.lateInARow = 0;
     this.readyFrom = this.framesPushed;
+    this.provisionalFrame = -1;
+    this.updateFadeTarget();
+  }
+
+  /**
+   * No more masks will come, but keep applying the last one rather than bypass: an engine being
+   * crossfaded out on a model switch, whose model has already handed over to the next one.
+   */
+  holdLastMask(): void {
+    this.holding = true;
+    this.lateInARow = 0;
     this.provisionalFrame = -1;
     this.updateFadeTarget();
   }
@@ -248,7 +261,7 @@ export class FrameEngine {
       if (this.maskFrame[slot] === due) {
         this.heldMask.set(this.masks[slot]);
         this.lateInARow = 0;
-      } else if (this.modelReady && due >= this.readyFrom) {
+      } else if (this.modelReady && !this.holding && due >= this.readyFrom) {
         provisional = !this.isStarved; // while starved, no mask is expected to catch up
         if (!provisional) this.lateMasks++;
       }

@@ -11,7 +11,7 @@
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
 import type { FromModelWorker, FromProcessor, ModelWorkerStats, ProcessorFraming, ProcessorOptions, ProcessorStats, ToModelWorker, ToProcessor } from './protocol';
-import { synthesisSizeOf } from '../dsp/window';
+import { framingWindows, synthesisSizeOf } from '../dsp/window';
 import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
@@ -78,6 +78,29 @@ function loadModelWorker(modelUrl: string): LoadingWorker {
 
 function toModelWorker(worker: Worker, message: ToModelWorker, transfer: Transferable[] = []): void {
   worker.postMessage(message, transfer);
+}
+
+/** Send `message` and wait for the worker's answer of type `answer`; null if none comes within a second. */
+function askModelWorker<T extends FromModelWorker['type']>(worker: Worker, message: ToModelWorker, answer: T): Promise<Extract<FromModelWorker, { type: T }> | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), 1000);
+    const listener = (e: MessageEvent<FromModelWorker>) => {
+      if (e.data.type === answer) done(e.data as Extract<FromModelWorker, { type: T }>);
+    };
+    const done = (value: Extract<FromModelWorker, { type: T }> | null) => {
+      clearTimeout(timer);
+      worker.removeEventListener('message', listener);
+      resolve(value);
+    };
+    worker.addEventListener('message', listener);
+    toModelWorker(worker, message);
+  });
+}
+
+/** RMS of a card's analysis window: what its magnitudes of a noise-like signal scale with. */
+function windowGain(card: ModelCard): number {
+  const { analysis } = framingWindows(card);
+  return Math.sqrt(analysis.reduce((sum, w) => sum + w * w, 0) / analysis.length);
 }
 
 let preloaded: LoadingWorker | null = null;
@@ -189,14 +212,34 @@ export class QuellNode extends AudioWorkletNode {
     if (card.fftSize !== this.card.fftSize) {
       throw new Error(`model ${card.name} has ${card.fftSize / 2 + 1} bins where the running one has ${this.card.fftSize / 2 + 1}; create a new denoiser for it`);
     }
-    const framing = (c: ModelCard) => [c.window, c.hopSize, synthesisSizeOf(c), c.sampleRate].join();
-    if (framing(card) !== framing(this.card)) {
-      this.send({ type: 'model-ready', value: false });
-      this.send({ type: 'framing', framing: processorFraming(card) });
+    // The running model goes on denoising while the new one loads (a failure leaves it running),
+    // and the new one is warmed on the last second and a half of audio before it takes over:
+    // a recurrent model starting cold lets noise through for seconds.
+    const next = takePreloaded(modelUrl) ?? loadModelWorker(modelUrl);
+    try {
+      await next.ready;
+    } catch (e) {
+      next.worker.terminate();
+      throw e;
     }
+    const old = this.worker;
+    if (old && !this.failure) {
+      const history = await askModelWorker(old, { type: 'history' }, 'history');
+      if (history) {
+        const frames = history.frames;
+        // Magnitudes of another analysis window differ by its gain: bring them to the new one's.
+        const gain = windowGain(card) / windowGain(this.card);
+        if (gain !== 1) for (let i = 0; i < frames.length; i++) frames[i] *= gain;
+        await askModelWorker(next.worker, { type: 'warm', frames }, 'warmed');
+      }
+    }
+    const framing = (c: ModelCard) => [c.window, c.hopSize, synthesisSizeOf(c), c.sampleRate].join();
+    if (framing(card) !== framing(this.card)) this.send({ type: 'framing', framing: processorFraming(card) });
     this.card = card;
     this.modelUrl = modelUrl;
-    await this.startWorker();
+    old?.terminate(); // before the new one connects: only one worker may answer the ring
+    this.worker = next.worker;
+    this.adoptWorker(next.worker);
   }
 
   /** Zero the model's recurrent state (a new speaker, a new room). */
@@ -246,6 +289,11 @@ export class QuellNode extends AudioWorkletNode {
       throw e;
     }
     if (worker !== this.worker) return;
+    this.adoptWorker(worker);
+  }
+
+  /** Connect a loaded model worker to the worklet and let the engine use its masks. */
+  private adoptWorker(worker: Worker): void {
     worker.onerror = (e) => {
       e.preventDefault();
       if (worker === this.worker) this.onWorkerDied(`model worker crashed: ${e.message || 'unknown error'}`);

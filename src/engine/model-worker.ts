@@ -21,6 +21,15 @@ let mask = new Float32Array(257);
 let ring: FrameRing | null = null;
 let port: MessagePort | null = null;
 let resetRequested = false;
+/**
+ * The magnitudes of the last frames stepped, so that a model switched in can be warmed on the
+ * audio of the moment instead of starting cold (a recurrent model takes seconds to settle).
+ */
+const HISTORY_SECONDS = 1.5;
+let history = new Float32Array(0);
+let historyFrames = 0;
+let historyNext = 0;
+let historyCount = 0;
 const stepTimes = new Float64Array(512); // the last 512 steps, for the live figures
 let steps = 0;
 let lastReport = 0;
@@ -44,6 +53,9 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   loaded.reset();
   runner = loaded;
   card = loaded.card;
+  historyFrames = Math.ceil((HISTORY_SECONDS * card.sampleRate) / card.hopSize);
+  history = new Float32Array(historyFrames * mask.length);
+  historyNext = historyCount = 0;
   steps = 0;
   stepHistogram.fill(0);
   framesBehind.fill(0);
@@ -55,6 +67,9 @@ async function step(frame: number, magnitudes: Float32Array): Promise<void> {
     runner!.reset();
     resetRequested = false;
   }
+  history.set(magnitudes, historyNext * mask.length);
+  historyNext = (historyNext + 1) % historyFrames;
+  historyCount = Math.min(historyCount + 1, historyFrames);
   const t0 = performance.now();
   await runner!.step(magnitudes, mask);
   const took = performance.now() - t0;
@@ -143,6 +158,18 @@ scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
       scope.postMessage({ type: 'ready', card: card! });
     } else if (msg.type === 'reset') {
       resetRequested = true;
+    } else if (msg.type === 'history') {
+      const bins = mask.length;
+      const frames = new Float32Array(historyCount * bins);
+      for (let i = 0; i < historyCount; i++) {
+        const slot = (historyNext - historyCount + i + historyFrames) % historyFrames;
+        frames.set(history.subarray(slot * bins, (slot + 1) * bins), i * bins);
+      }
+      scope.postMessage({ type: 'history', frames });
+    } else if (msg.type === 'warm') {
+      const bins = mask.length;
+      for (let at = 0; at + bins <= msg.frames.length; at += bins) await runner!.step(msg.frames.subarray(at, at + bins), mask);
+      scope.postMessage({ type: 'warmed' });
     } else if (msg.type === 'connect') {
       if (!card) throw new Error('connect came before a model was loaded');
       if (msg.ring) {

@@ -59,7 +59,11 @@ export type FromProcessor =
 export type ToModelWorker =
   | { type: 'load'; cardUrl: string; wasmPaths?: string }
   | { type: 'connect'; port?: MessagePort; ring?: FrameRingBuffers }
-  | { type: 'reset' };
+  | { type: 'reset' }
+  /** Send back the magnitudes of the last frames stepped (`history`), oldest first. */
+  | { type: 'history' }
+  /** Step the model over these frames (magnitudes, one frame after another) to warm its state, then say `warmed`. */
+  | { type: 'warm'; frames: Float32Array };
 
 /** The model worker's own figures, about ten times a second. */
 export interface ModelWorkerStats {
@@ -81,6 +85,8 @@ export interface ModelWorkerStats {
 export type FromModelWorker =
   | { type: 'ready'; card: import('./card').ModelCard }
   | ({ type: 'stats' } & ModelWorkerStats)
+  | { type: 'history'; frames: Float32Array }
+  | { type: 'warmed' }
   | { type: 'error'; message: string };
 
 /** Processor → model worker, over the MessagePort transport: one frame's magnitudes. */
