@@ -59,3 +59,21 @@ test('a model whose card cannot be read is named as such in the picker', async (
     await browser.close();
   }
 });
+
+test('while the model loads (a slow first visit) the page says what it is waiting for, then Start works', async () => {
+  const scenario = noisySpeech();
+  const { browser, page } = await openApp(scenario.file, {
+    setup: (p) => p.route(/\.wasm$/, async (route) => {
+      await new Promise((r) => setTimeout(r, 3000)); // the runtime on a slow link
+      await route.continue();
+    }),
+  });
+  try {
+    await expect(page.getByTestId('model-status')).toHaveText('Loading the noise model: starting the model runtime…');
+    await expect(page.getByTestId('model-status')).toHaveCount(0, { timeout: 30_000 });
+    await start(page);
+    await flow(page, 1);
+  } finally {
+    await browser.close();
+  }
+});

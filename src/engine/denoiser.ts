@@ -54,6 +54,9 @@ const loadedContexts = new WeakSet<BaseAudioContext>();
 interface LoadingWorker {
   url: string;
   worker: Worker;
+  /** What the worker is doing now, until it is ready. */
+  phase: string;
+  onPhase?: (phase: string) => void;
   /** Resolves once the model is loaded and warmed up in the worker. */
   ready: Promise<void>;
 }
@@ -61,9 +64,13 @@ interface LoadingWorker {
 /** Start a model worker and load `modelUrl` in it (fetch, compile the wasm, warm up). */
 function loadModelWorker(modelUrl: string): LoadingWorker {
   const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
-  const ready = new Promise<void>((resolve, reject) => {
+  const loading: LoadingWorker = { url: modelUrl, worker, phase: 'starting', ready: Promise.resolve() };
+  loading.ready = new Promise<void>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<FromModelWorker>) => {
-      if (e.data.type === 'ready') resolve();
+      if (e.data.type === 'loading') {
+        loading.phase = e.data.phase;
+        loading.onPhase?.(e.data.phase);
+      } else if (e.data.type === 'ready') resolve();
       else if (e.data.type === 'error') reject(new Error(e.data.message));
     };
     worker.onerror = (e) => {
@@ -71,9 +78,9 @@ function loadModelWorker(modelUrl: string): LoadingWorker {
       reject(new Error(`model worker crashed: ${e.message || 'unknown error'}`));
     };
   });
-  ready.catch(() => undefined); // observed by whoever takes it
+  loading.ready.catch(() => undefined); // observed by whoever takes it
   toModelWorker(worker, { type: 'load', cardUrl: modelUrl });
-  return { url: modelUrl, worker, ready };
+  return loading;
 }
 
 function toModelWorker(worker: Worker, message: ToModelWorker, transfer: Transferable[] = []): void {
@@ -110,11 +117,15 @@ let preloaded: LoadingWorker | null = null;
  * Start only has to open the microphone: the first processed audio comes sooner. Resolves when
  * it is loaded; rejects with the reason it cannot be, so a page can say so before Start.
  */
-export function preloadModel(modelUrl: string): Promise<void> {
+export function preloadModel(modelUrl: string, onPhase?: (phase: string) => void): Promise<void> {
   const url = new URL(modelUrl, location.href).href;
   if (preloaded?.url !== url) {
     preloaded?.worker.terminate();
     preloaded = loadModelWorker(url);
+  }
+  if (onPhase) {
+    preloaded.onPhase = onPhase;
+    onPhase(preloaded.phase);
   }
   return preloaded.ready;
 }

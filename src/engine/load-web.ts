@@ -53,10 +53,17 @@ export async function fetchCard(url: string): Promise<ModelCard> {
   return parseModelCard(json, url);
 }
 
-/** The card at `cardUrl`, and its model (resolved relative to the card) in a ModelRunner. */
-export async function loadRunnerFromUrl(ort: typeof OrtModule, cardUrl: string): Promise<ModelRunner> {
+/**
+ * The card at `cardUrl`, and its model (resolved relative to the card) in a ModelRunner.
+ * `onPhase` hears what is being done, for a page to show while it waits.
+ */
+export async function loadRunnerFromUrl(ort: typeof OrtModule, cardUrl: string, onPhase: (phase: string) => void = () => undefined): Promise<ModelRunner> {
+  onPhase('reading the model card');
   const card = await fetchCard(cardUrl);
+  onPhase(`downloading the model (${card.name}, ${Math.round((card.parameters * 4) / 1e5) / 10} MB)`);
   const modelUrl = new URL(card.file, new URL(cardUrl, self.location.href)).href;
   const bytes = await readBounded(await fetchOk(modelUrl, 'model file'), modelUrl, MAX_MODEL_BYTES, 'model file');
+  // On a first visit this downloads and compiles onnxruntime's wasm too: the longest wait.
+  onPhase('starting the model runtime');
   return ModelRunner.create(ort, bytes, card, modelUrl);
 }

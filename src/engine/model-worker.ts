@@ -44,10 +44,11 @@ const framesBehind = new Uint32Array(8);
 
 async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
-  const loaded = await loadRunnerFromUrl(ort, cardUrl);
+  const loaded = await loadRunnerFromUrl(ort, cardUrl, (phase) => scope.postMessage({ type: 'loading', phase }));
   mask = new Float32Array(loaded.card.fftSize / 2 + 1);
   // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
   // the first frames of the stream, which would then miss their deadline.
+  scope.postMessage({ type: 'loading', phase: 'warming up' });
   const silence = new Float32Array(mask.length);
   for (let i = 0; i < 20; i++) await loaded.step(silence, mask);
   loaded.reset();

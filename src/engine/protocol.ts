@@ -83,6 +83,7 @@ export interface ModelWorkerStats {
 
 /** Model worker → node. */
 export type FromModelWorker =
+  | { type: 'loading'; phase: string }
   | { type: 'ready'; card: import('./card').ModelCard }
   | ({ type: 'stats' } & ModelWorkerStats)
   | { type: 'history'; frames: Float32Array }
