@@ -63,6 +63,8 @@ export async function loadRunnerFromUrl(ort: typeof OrtModule, cardUrl: string, 
   onPhase(`downloading the model (${card.name}, ${Math.round((card.parameters * 4) / 1e5) / 10} MB)`);
   const modelUrl = new URL(card.file, new URL(cardUrl, self.location.href)).href;
   const bytes = await readBounded(await fetchOk(modelUrl, 'model file'), modelUrl, MAX_MODEL_BYTES, 'model file');
+  // (a dev server answers a missing file with its index.html)
+  if (bytes[0] === 0x3c) throw new Error(`model file ${modelUrl} is an HTML page, not a model: is the path right?`);
   // On a first visit this downloads and compiles onnxruntime's wasm too: the longest wait.
   onPhase('starting the model runtime');
   return ModelRunner.create(ort, bytes, card, modelUrl);
