@@ -21,6 +21,15 @@ import type { ModelRunner } from '../src/engine/model-runner';
 import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { launchWithMicrophone } from '../e2e/browser';
 import { noisySpeech } from '../e2e/audio';
+import type { AppState } from '../e2e/app';
+import type { ProbeResult } from './probe';
+
+/** The page's memory as its test hook measures it (bytes; null where the browser cannot say). */
+interface PageMemory {
+  total: number | null;
+  modelWorker: number | null;
+  mainHeap: number | null;
+}
 import { bestLag } from '../tools/metrics';
 import { PEERS, createPeer, runPeer } from '../tools/peers';
 import { add, speechLike, whiteNoise } from '../tools/signals';
@@ -85,7 +94,11 @@ async function nodeFigures(cardPath: string) {
     engine.setMask(frame, mask);
     engine.pullHop(out);
     dsp += performance.now() - t;
-    if (h > 200 * card.hopSize) (stepTimes.push(step), dspTimes.push(dsp)); // after warm-up
+    if (h > 200 * card.hopSize) {
+      // after warm-up
+      stepTimes.push(step);
+      dspTimes.push(dsp);
+    }
   }
   return { card, runner, step: { median: percentile(stepTimes, 0.5), p99: percentile(stepTimes, 0.99) }, dsp: { median: percentile(dspTimes, 0.5), p99: percentile(dspTimes, 0.99) } };
 }
@@ -300,7 +313,10 @@ function startServer(): Promise<ChildProcess> {
     const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => reject(new Error('vite preview did not start')), 30000);
     server.stdout!.on('data', (d) => {
-      if (String(d).includes('4174')) (clearTimeout(timer), resolvePromise(server));
+      if (String(d).includes('4174')) {
+        clearTimeout(timer);
+        resolvePromise(server);
+      }
     });
   });
 }
@@ -317,7 +333,7 @@ async function browserFigures() {
     probePage.on('pageerror', (e) => console.error(`probe page error: ${e.message}`));
     probePage.on('crash', () => console.error('probe page crashed'));
     await probePage.goto('http://127.0.0.1:4174/bench/probe.html');
-    const probe = await probePage.evaluate(() => (window as unknown as { __probe: Promise<any> }).__probe);
+    const probe = await probePage.evaluate(() => (window as unknown as { __probe: Promise<ProbeResult> }).__probe);
     if (probe.error) throw new Error(`engine probe: ${probe.error}`);
     await probePage.close();
     busy = spawn(process.execPath, ['-e', 'for(;;){}']); // from here on a second process keeps one core busy
@@ -325,8 +341,13 @@ async function browserFigures() {
     await page.goto(`http://127.0.0.1:4174/${pageQuery ? `?${pageQuery}` : ''}`);
     await page.waitForTimeout(3000); // a person reads the page before pressing Start (the model preloads meanwhile)
     await page.getByRole('button', { name: 'Start microphone' }).click();
-    const get = () => page.evaluate(() => (window as unknown as { __quell: { state(): any } }).__quell.state());
-    const memory = () => page.evaluate(() => (window as unknown as { __quell: { memory(): Promise<any> } }).__quell.memory());
+    // The page's state once audio runs: its stats are there from the first frame on.
+    const get = async () => {
+      const st = await page.evaluate(() => (window as unknown as { __quell: { state(): AppState } }).__quell.state());
+      if (!st.stats) throw new Error('the page reports no engine stats');
+      return st as AppState & { stats: NonNullable<AppState['stats']> };
+    };
+    const memory = () => page.evaluate(() => (window as unknown as { __quell: { memory(): Promise<PageMemory> } }).__quell.memory());
     const waitFrames = async (n: number) => {
       for (;;) {
         const s = await get();
@@ -383,7 +404,7 @@ async function soakSection() {
   say(`## In the app (headless Chromium), soak of ${soakMinutes} min of real-time audio with one core kept busy`);
   say();
   const s = b.late.state;
-  const all = s.stats.allSteps;
+  const all = s.stats.allSteps!;
   say(`- Worker model step, every step since Start, the soak and the 20 s before it (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins); ${pct(all.over1Ms, all.steps)} took 1 ms or more, ${pct(all.over2Ms, all.steps)} 2 ms or more`);
   say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker: ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')} (with a ${s.maskLatency}-hop wait, ${s.maskLatency} ahead is one hop late and corrects the rest of its frame; more is late)`);
   const start = b.soakStart;

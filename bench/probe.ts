@@ -69,6 +69,8 @@ async function roundTrips(cardUrl: string, bins: number, hopMs: number) {
   return { roundTrip: percentiles(times), step: { median: stats.allSteps.p50Ms, p99: stats.allSteps.p99Ms } };
 }
 
+export type ProbeResult = Awaited<ReturnType<typeof probe>> & { error?: string };
+
 async function probe() {
   const cardUrl = await defaultModelUrl();
   const card = await fetchCard(cardUrl);

@@ -1,4 +1,5 @@
 /** Helpers for the browser tests: start the app on a fake microphone, read what it played. */
+import type { DenoiserStats } from '../src/engine/denoiser';
 import { expect, type Browser, type Page } from '@playwright/test';
 import { launchWithMicrophone } from './browser';
 
@@ -8,17 +9,25 @@ export interface Captured {
   output: Float32Array;
 }
 
+/** What the page's test hook `__quell.state()` returns (src/app/App.svelte). */
 export interface AppState {
   running: boolean;
   enabled: boolean;
   model: string;
-  stats: { frames: number; lateMasks: number; underruns: number; badSamples: number; stepMedianMs: number; stepP99Ms: number; workerRestarts: number } | null;
+  stats: DenoiserStats | null;
   micError: string;
   modelError: string;
+  recovering: boolean;
+  suspended: boolean;
+  firstAudioMs: number | null;
   delaySeconds: number;
+  maskLatency: number;
+  totalDelaySeconds: number;
   contextRate: number;
   transport: string;
   failure: string | null;
+  /** Chromium's playout statistics, where it has them. */
+  playout: { fallbackFramesEvents: number; fallbackFramesDuration: number } | null;
 }
 
 export async function openApp(wavFile: string | null, options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<unknown> } = {}): Promise<{ browser: Browser; page: Page }> {
@@ -96,14 +105,20 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
       sx += a; sy += b; sxx += a * a; syy += b * b; sxy += a * b;
     }
     const r = (sxy - (sx * sy) / n) / Math.sqrt((sxx - (sx * sx) / n) * (syy - (sy * sy) / n) + 1e-12);
-    if (r > best) (best = r), (coarse = s);
+    if (r > best) {
+      best = r;
+      coarse = s;
+    }
   }
   best = -Infinity;
   let at = coarse * block;
   for (let s = Math.max(0, (coarse - 2) * block); s < (coarse + 2) * block; s++) {
     let c = 0;
     for (let i = 0; i < 16000 && s + i < captured.length; i++) c += captured[s + i] * source[i];
-    if (c > best) (best = c), (at = s);
+    if (c > best) {
+      best = c;
+      at = s;
+    }
   }
   return at;
 }

@@ -75,7 +75,10 @@ test('model worker killed mid-stream: bypass without a click, then it restarts a
     // denoising again: over the last second the output is no longer the input passed through
     let eIn = 0;
     let eOut = 0;
-    for (let i = cap.output.length - cap.sampleRate; i < cap.output.length; i++) (eIn += cap.input[i - d] ** 2), (eOut += cap.output[i] ** 2);
+    for (let i = cap.output.length - cap.sampleRate; i < cap.output.length; i++) {
+      eIn += cap.input[i - d] ** 2;
+      eOut += cap.output[i] ** 2;
+    }
     expect(eOut / eIn).toBeLessThan(0.8);
   } finally {
     await browser.close();

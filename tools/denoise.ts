@@ -16,8 +16,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner } from '../src/engine/load-node';
 import type { ModelRunner } from '../src/engine/model-runner';
-import { ChannelDenoiser } from '../src/engine/offline';
-import { decodeFrames, encodeFrames, readWavLayout, wavHeader, type WavLayout } from '../src/engine/wav';
+import { CHUNK_FRAMES, denoiseFrames, peakOf, type FrameSource } from '../src/engine/offline';
+import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from '../src/engine/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `npm run` starts scripts in the package root; paths the user typed are relative to where they were.
@@ -123,13 +123,9 @@ class AtomicFile {
   }
 }
 
-/** Frames read, denoised and written at a time: memory stays this size whatever the file's length. */
-const CHUNK_FRAMES = 1 << 16;
-
 /**
  * Denoise one file to another, streaming: the input is read, and the output written, a chunk
- * at a time. Float input that goes past full scale is denoised at a level that fits and given
- * its level back, rather than clipped. Returns the audio's length in seconds.
+ * at a time (see denoiseFrames). Returns the audio's length in seconds.
  */
 async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAttenuationDb: number, onProgress: (fraction: number) => void): Promise<number> {
   let fd: number;
@@ -154,51 +150,30 @@ async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAtt
     };
     const layout = readWavLayout(read, stat.size, src);
     const { channelCount, frames, sampleRate } = layout;
-    const channels = Array.from({ length: channelCount }, () => new Float32Array(CHUNK_FRAMES));
-    /** Frames [done, done + n) into `channels`; returns n. */
-    const readChunk = (done: number) => {
-      const n = Math.min(CHUNK_FRAMES, frames - done);
-      const got = decodeFrames(read(layout.dataOffset + done * layout.frameBytes, n * layout.frameBytes), layout, channels);
-      if (got < n) throw new Error(`could not read ${src}: it ended early`);
-      return n;
+    const source: FrameSource = {
+      sampleRate, channelCount, frames,
+      read: (from, n, into) => {
+        if (decodeFrames(read(layout.dataOffset + from * layout.frameBytes, n * layout.frameBytes), layout, into) < n) throw new Error(`could not read ${src}: it ended early`);
+      },
     };
-    let peak = 1; // the largest magnitude of float input (NaN and ±Inf do not count: the engine zeroes them)
     if (layout.encoding.startsWith('float')) {
-      for (let done = 0; done < frames; ) {
-        const n = readChunk(done);
-        for (const c of channels) for (let i = 0; i < n; i++) if (Math.abs(c[i]) > peak && Math.abs(c[i]) !== Infinity) peak = Math.abs(c[i]);
-        done += n;
+      // Float audio can go past full scale: a first pass finds how far.
+      const chunk = Array.from({ length: channelCount }, () => new Float32Array(Math.min(CHUNK_FRAMES, frames)));
+      source.peak = 0;
+      for (let done = 0; done < frames; done += CHUNK_FRAMES) {
+        const n = Math.min(CHUNK_FRAMES, frames - done);
+        source.read(done, n, chunk);
+        source.peak = Math.max(source.peak, peakOf(chunk, n));
       }
+      const over = 20 * Math.log10(source.peak);
+      if (over > 0) console.error(`denoise: ${src} goes ${over.toFixed(1)} dB past full scale: denoised ${over.toFixed(1)} dB lower and given its level back`);
     }
-    if (peak > 1) console.error(`denoise: ${src} goes ${(20 * Math.log10(peak)).toFixed(1)} dB past full scale: denoised ${(20 * Math.log10(peak)).toFixed(1)} dB lower and given its level back`);
-    const headroom = peak > 1 ? 1 / peak : 1;
     const encoding = ['pcm16', 'pcm24'].includes(layout.encoding) ? layout.encoding : 'float32';
-    const denoisers = channels.map(() => new ChannelDenoiser(runner.withOwnState(), sampleRate, frames, { maxAttenuationDb }));
     mkdirSync(dirname(dst), { recursive: true });
     const out: AtomicFile = (output = new AtomicFile(dst));
     out.write(wavHeader(channelCount, sampleRate, encoding, frames));
-    let written = 0;
-    const emit = (pieces: Float32Array[]) => {
-      if (headroom !== 1) for (const p of pieces) for (let i = 0; i < p.length; i++) p[i] /= headroom;
-      out.write(encodeFrames(pieces, encoding));
-      written += pieces[0].length;
-    };
-    for (let done = 0; done < frames; ) {
-      const n = readChunk(done);
-      const pieces: Float32Array[] = [];
-      for (let c = 0; c < channelCount; c++) {
-        const x = channels[c].subarray(0, n);
-        if (headroom !== 1) for (let i = 0; i < n; i++) x[i] *= headroom;
-        pieces.push(await denoisers[c].push(x));
-      }
-      emit(pieces);
-      done += n;
-      if (frames >= 10 * sampleRate) onProgress(done / frames); // (short files finish before anyone looks)
-    }
-    const last: Float32Array[] = [];
-    for (const d of denoisers) last.push(await d.finish());
-    emit(last);
-    if (written !== frames) throw new Error(`internal error: ${written} frames written for ${frames} read from ${src}`);
+    const long = frames >= 10 * sampleRate; // short files finish before anyone looks at progress
+    await denoiseFrames(source, runner, (pieces) => out.write(encodeFrames(pieces, encoding)), { maxAttenuationDb, onProgress: long ? onProgress : undefined });
     out.commit();
     return frames / sampleRate;
   } catch (e) {

@@ -11,7 +11,10 @@ export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>)
   const n = Math.min(estimate.length, reference.length);
   let me = 0;
   let mr = 0;
-  for (let i = 0; i < n; i++) (me += estimate[i]), (mr += reference[i]);
+  for (let i = 0; i < n; i++) {
+    me += estimate[i];
+    mr += reference[i];
+  }
   me /= n;
   mr /= n;
   let dot = 0;
@@ -141,7 +144,10 @@ export function stoi(clean: ArrayLike<number>, processed: ArrayLike<number>, rat
       const y = Y[j].subarray(m - SEGMENT, m);
       let nx = 0;
       let ny = 0;
-      for (let i = 0; i < SEGMENT; i++) (nx += x[i] ** 2), (ny += y[i] ** 2);
+      for (let i = 0; i < SEGMENT; i++) {
+        nx += x[i] ** 2;
+        ny += y[i] ** 2;
+      }
       const scale = Math.sqrt(nx) / (Math.sqrt(ny) + 1e-16);
       const yp = Float64Array.from(y, (v, i) => Math.min(v * scale, x[i] * clip));
       const mx = mean(x);
@@ -173,7 +179,10 @@ export function estoi(clean: ArrayLike<number>, processed: ArrayLike<number>, ra
       const seg = band.slice(m - SEGMENT, m);
       const mu = mean(seg);
       let norm = 0;
-      for (let i = 0; i < SEGMENT; i++) (seg[i] -= mu), (norm += seg[i] ** 2);
+      for (let i = 0; i < SEGMENT; i++) {
+        seg[i] -= mu;
+        norm += seg[i] ** 2;
+      }
       norm = Math.sqrt(norm) + 1e-16;
       for (let i = 0; i < SEGMENT; i++) seg[i] /= norm;
       return seg;
@@ -183,7 +192,10 @@ export function estoi(clean: ArrayLike<number>, processed: ArrayLike<number>, ra
       for (let j = 0; j < BANDS; j++) mu += rows[j][i];
       mu /= BANDS;
       let norm = 0;
-      for (let j = 0; j < BANDS; j++) (rows[j][i] -= mu), (norm += rows[j][i] ** 2);
+      for (let j = 0; j < BANDS; j++) {
+        rows[j][i] -= mu;
+        norm += rows[j][i] ** 2;
+      }
       norm = Math.sqrt(norm) + 1e-16;
       for (let j = 0; j < BANDS; j++) rows[j][i] /= norm;
     }
@@ -209,7 +221,10 @@ export function bestLag(reference: Float32Array, delayed: Float32Array, maxLag: 
   for (let l = 0; l <= maxLag; l++) {
     let c = 0;
     for (let i = Math.max(from, l); i < to; i++) c += delayed[i] * reference[i - l];
-    if (c > best) (best = c), (lag = l);
+    if (c > best) {
+      best = c;
+      lag = l;
+    }
   }
   return lag;
 }

@@ -73,7 +73,11 @@ async function shiguredoRnnoise(): Promise<Processor> {
       }
       for (let i = 0; i < output.length; i++) {
         if (count === 0) output[i] = 0;
-        else (output[i] = pending[read]), (read = (read + 1) % pending.length), count--;
+        else {
+          output[i] = pending[read];
+          read = (read + 1) % pending.length;
+          count--;
+        }
       }
       return true;
     },

@@ -47,7 +47,12 @@ export function speechLike(seconds: number, sampleRate: number, seed = 1, level 
   }
   let energy = 0;
   let count = 0;
-  for (let i = 0; i < n; i++) if (active[i]) (energy += samples[i] ** 2), count++;
+  for (let i = 0; i < n; i++) {
+    if (active[i]) {
+      energy += samples[i] ** 2;
+      count++;
+    }
+  }
   const gain = level / Math.sqrt(energy / Math.max(1, count) + 1e-12);
   for (let i = 0; i < n; i++) samples[i] *= gain;
   return { samples, active };

@@ -151,7 +151,10 @@ test('maximum attenuation floors the mask', () => {
   const d = engine.delaySamples;
   let ex = 0;
   let ey = 0;
-  for (let i = d + 1000; i < y.length; i++) (ex += x[i - d] ** 2), (ey += y[i] ** 2);
+  for (let i = d + 1000; i < y.length; i++) {
+    ex += x[i - d] ** 2;
+    ey += y[i] ** 2;
+  }
   assert.ok(Math.abs(10 * Math.log10(ey / ex) + 20) < 0.1);
 });
 

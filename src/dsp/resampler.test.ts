@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { speechLike } from '../../tools/signals';
 import { FrameEngine } from './frame-engine';
-import { LOW_DELAY, SQRT_HANN } from './test-framings';
+import { SQRT_HANN } from './test-framings';
 import { StreamingResampler } from './resampler';
 import { StreamAdapter } from './stream-adapter';
 

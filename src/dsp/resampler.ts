@@ -143,7 +143,10 @@ export class StreamingResampler {
         if (phases !== positions) {
           // an odd rate pair: the nearest of `phases` tabulated positions
           phase = Math.round((offset * phases) / positions);
-          if (phase === phases) (phase = 0), first++;
+          if (phase === phases) {
+            phase = 0;
+            first++;
+          }
         }
         // taps is even: two sums halve the dependency chain
         let even = 0;

@@ -35,7 +35,10 @@ async function readBounded(response: Response, url: string, limit: number, what:
   }
   const bytes = new Uint8Array(total);
   let at = 0;
-  for (const part of parts) (bytes.set(part, at), (at += part.length));
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
   return bytes;
 }
 

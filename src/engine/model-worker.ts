@@ -19,7 +19,6 @@ let runner: ModelRunner | null = null;
 let card: ModelCard | null = null;
 let mask = new Float32Array(257);
 let ring: FrameRing | null = null;
-let port: MessagePort | null = null;
 let resetRequested = false;
 /**
  * The magnitudes of the last frames stepped, so that a model switched in can be warmed on the
@@ -179,7 +178,7 @@ scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
         if (previous) Atomics.notify(previous.control, WRITTEN); // its loop wakes, sees it is replaced, ends
         serveRing(ring).catch(reportStepError);
       } else if (msg.port) {
-        const answer = (port = msg.port);
+        const answer = msg.port;
         // Steps must not overlap (the state is carried), so frames are answered strictly in order.
         let queue = Promise.resolve();
         answer.onmessage = (m: MessageEvent<FrameMessage>) => {
