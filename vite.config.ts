@@ -35,7 +35,9 @@ const headers = { ...isolation, 'Content-Security-Policy': `${contentSecurityPol
 function securityHeaders(): Plugin {
   return {
     name: 'quell-security-headers',
-    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy }, injectTo: 'head-prepend' }],
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy }, injectTo: 'head-prepend' },
+    ],
     generateBundle() {
       const lines = Object.entries(headers).map(([k, v]) => `  ${k}: ${v}`);
       this.emitFile({ type: 'asset', fileName: '_headers', source: `/*\n${lines.join('\n')}\n` });
@@ -55,7 +57,9 @@ function runtimeModels(): Plugin {
     apply: 'build',
     generateBundle() {
       const walk = (dir: string): string[] =>
-        readdirSync(join('models', dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+        readdirSync(join('models', dir), { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+        );
       for (const file of walk('.').filter((f) => runtime.test(f))) {
         this.emitFile({ type: 'asset', fileName: join('models', file), source: readFileSync(join('models', file)) });
       }

@@ -100,7 +100,12 @@ async function nodeFigures(cardPath: string) {
       dspTimes.push(dsp);
     }
   }
-  return { card, runner, step: { median: percentile(stepTimes, 0.5), p99: percentile(stepTimes, 0.99) }, dsp: { median: percentile(dspTimes, 0.5), p99: percentile(dspTimes, 0.99) } };
+  return {
+    card,
+    runner,
+    step: { median: percentile(stepTimes, 0.5), p99: percentile(stepTimes, 0.99) },
+    dsp: { median: percentile(dspTimes, 0.5), p99: percentile(dspTimes, 0.99) },
+  };
 }
 
 /** Round trip of one frame between threads: MessagePort copy, and the shared-memory ring (Atomics). */
@@ -139,7 +144,10 @@ async function messaging() {
   Atomics.notify(control, 0);
   await worker.terminate();
   channel.port1.close();
-  return { port: { median: percentile(portTimes, 0.5), p99: percentile(portTimes, 0.99) }, ring: { median: percentile(ringTimes, 0.5), p99: percentile(ringTimes, 0.99) } };
+  return {
+    port: { median: percentile(portTimes, 0.5), p99: percentile(portTimes, 0.99) },
+    ring: { median: percentile(ringTimes, 0.5), p99: percentile(ringTimes, 0.99) },
+  };
 }
 
 const QUELL_AT_48K = (model: string) => `Quell ${model} in a 48 kHz context`;
@@ -185,7 +193,8 @@ async function realTimeFactors(cardPaths: string[]) {
     const runner = await loadRunner(cardPath);
     if (runner.card.fixture) continue;
     systems.push({ name: `Quell ${runner.card.name}`, pass: () => denoiseChannel(x16, 16000, runner) });
-    if (cardPath === cardPaths[0]) systems.push({ name: QUELL_AT_48K(runner.card.name), pass: () => streamLikeTheWorklet(x48, 48000, runner) });
+    if (cardPath === cardPaths[0])
+      systems.push({ name: QUELL_AT_48K(runner.card.name), pass: () => streamLikeTheWorklet(x48, 48000, runner) });
   }
   for (const peer of PEERS) {
     const instance = await createPeer(peer);
@@ -213,7 +222,6 @@ function clicks(rate: number, seconds = 3): Float32Array {
   return x;
 }
 
-
 /**
  * Mic-to-speaker delay measured on the output, not quoted: the default model's engine as the
  * worklet runs it (its mask wait, resampling at 44.1/48 kHz) and each peer, on a click train.
@@ -228,13 +236,24 @@ async function measuredDelays(cardPath: string) {
     const ones = new Float32Array(card.fftSize / 2 + 1).fill(1);
     const x = clicks(rate);
     const y = new Float32Array(x.length);
-    for (let i = 0; i + 128 <= x.length; i += 128) adapter.process(x.subarray(i, i + 128), y.subarray(i, i + 128), (f) => engine.setMask(f, ones));
-    rows.push({ system: `Quell ${card.name}`, rate, reportedMs: (1000 * adapter.delaySamples) / rate, measuredMs: (1000 * bestLag(x, y, Math.round(0.1 * rate))) / rate });
+    for (let i = 0; i + 128 <= x.length; i += 128)
+      adapter.process(x.subarray(i, i + 128), y.subarray(i, i + 128), (f) => engine.setMask(f, ones));
+    rows.push({
+      system: `Quell ${card.name}`,
+      rate,
+      reportedMs: (1000 * adapter.delaySamples) / rate,
+      measuredMs: (1000 * bestLag(x, y, Math.round(0.1 * rate))) / rate,
+    });
   }
   for (const peer of PEERS) {
     const instance = await createPeer(peer);
     const x = clicks(peer.sampleRate);
-    rows.push({ system: peer.name, rate: peer.sampleRate, reportedMs: null, measuredMs: (1000 * bestLag(x, runPeer(instance, x), Math.round(0.1 * peer.sampleRate))) / peer.sampleRate });
+    rows.push({
+      system: peer.name,
+      rate: peer.sampleRate,
+      reportedMs: null,
+      measuredMs: (1000 * bestLag(x, runPeer(instance, x), Math.round(0.1 * peer.sampleRate))) / peer.sampleRate,
+    });
   }
   return rows;
 }
@@ -258,7 +277,11 @@ function procStat(path: string): { name: string; ppid: number; cpuSeconds: numbe
   const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the name may hold spaces
   const ticks = 100; // USER_HZ
-  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    ppid: Number(fields[1]),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks,
+  };
 }
 
 /** CPU seconds used so far by each process of the browser, by Chromium's process type. */
@@ -299,7 +322,8 @@ function findBrowserPid(): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (procStat(`/proc/${entry}/stat`).ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('chrom')) return Number(entry);
+      if (procStat(`/proc/${entry}/stat`).ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('chrom'))
+        return Number(entry);
     } catch {
       // gone
     }
@@ -310,7 +334,11 @@ function findBrowserPid(): number {
 function startServer(): Promise<ChildProcess> {
   return new Promise((resolvePromise, reject) => {
     // Its own process group, so that stopping it also stops the vite process npx starts.
-    const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', '4174', '--strictPort'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const timer = setTimeout(() => reject(new Error('vite preview did not start')), 30000);
     server.stdout!.on('data', (d) => {
       if (String(d).includes('4174')) {
@@ -322,7 +350,11 @@ function startServer(): Promise<ChildProcess> {
 }
 
 async function browserFigures() {
-  await new Promise<void>((res, rej) => spawn('npx', ['vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => (c === 0 ? res() : rej(new Error('build failed')))));
+  await new Promise<void>((res, rej) =>
+    spawn('npx', ['vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' }).on('exit', (c) =>
+      c === 0 ? res() : rej(new Error('build failed')),
+    ),
+  );
   const server = await startServer();
   const scenario = noisySpeech('bench');
   const browser = await launchWithMicrophone(scenario.file);
@@ -371,7 +403,9 @@ async function browserFigures() {
     while (last.stats.frames - soakStart.stats.frames < soakFrames) {
       await page.waitForTimeout(5000);
       last = await get();
-      process.stderr.write(`\rsoak: ${((Date.now() - t0) / 60000).toFixed(1)} / ${soakMinutes} min, late frames ${last.stats.lateMasks - soakStart.stats.lateMasks}`);
+      process.stderr.write(
+        `\rsoak: ${((Date.now() - t0) / 60000).toFixed(1)} / ${soakMinutes} min, late frames ${last.stats.lateMasks - soakStart.stats.lateMasks}`,
+      );
     }
     process.stderr.write('\n');
     const cpuAfter = browserCpuSeconds(browserPid);
@@ -394,34 +428,60 @@ async function soakSection() {
   say();
   say('| part | median | p99 |');
   say('|---|---|---|');
-  say(`| model step in the app's worker (onnxruntime-web wasm, one thread), one frame per hop | ${ms(p.step.median)} | ${ms(p.step.p99)} |`);
-  say(`| rest of the frame: STFT, mask, inverse FFT, overlap-add (the worklet's code, on the page thread) | ${ms(p.dsp.median)} | ${ms(p.dsp.p99)} |`);
-  say(`| frame → worker → mask round trip over the shared-memory ring (step included) | ${ms(p.roundTrip.median)} | ${ms(p.roundTrip.p99)} |`);
+  say(
+    `| model step in the app's worker (onnxruntime-web wasm, one thread), one frame per hop | ${ms(p.step.median)} | ${ms(p.step.p99)} |`,
+  );
+  say(
+    `| rest of the frame: STFT, mask, inverse FFT, overlap-add (the worklet's code, on the page thread) | ${ms(p.dsp.median)} | ${ms(p.dsp.p99)} |`,
+  );
+  say(
+    `| frame → worker → mask round trip over the shared-memory ring (step included) | ${ms(p.roundTrip.median)} | ${ms(p.roundTrip.p99)} |`,
+  );
   say(`| messaging alone (round trip − step, medians) | ${ms(Math.max(0, p.roundTrip.median - p.step.median))} | |`);
   say();
-  say('Steps are timed one frame per hop (8 ms apart), as audio arrives: caches are cold between frames, so a step costs more than in a tight loop (the Node table above).');
+  say(
+    'Steps are timed one frame per hop (8 ms apart), as audio arrives: caches are cold between frames, so a step costs more than in a tight loop (the Node table above).',
+  );
   say();
   say(`## In the app (headless Chromium), soak of ${soakMinutes} min of real-time audio with one core kept busy`);
   say();
   const s = b.late.state;
   const all = s.stats.allSteps!;
-  say(`- Worker model step, every step since Start, the soak and the 20 s before it (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins); ${pct(all.over1Ms, all.steps)} took 1 ms or more, ${pct(all.over2Ms, all.steps)} 2 ms or more`);
-  say(`- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker: ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')} (with a ${s.maskLatency}-hop wait, ${s.maskLatency} ahead is one hop late and corrects the rest of its frame; more is late)`);
+  say(
+    `- Worker model step, every step since Start, the soak and the 20 s before it (${all.steps}): ${ms(all.p50Ms)} median, ${ms(all.p99Ms)} p99, ${ms(all.p999Ms)} p99.9, ${ms(all.maxMs)} max (0.05 ms bins); ${pct(all.over1Ms, all.steps)} took 1 ms or more, ${pct(all.over2Ms, all.steps)} 2 ms or more`,
+  );
+  say(
+    `- Masks written while the worklet was 0 / 1 / 2 / 3+ frames ahead of the worker: ${[all.framesBehind[0], all.framesBehind[1], all.framesBehind[2], all.framesBehind.slice(3).reduce((a: number, b: number) => a + b, 0)].join(' / ')} (with a ${s.maskLatency}-hop wait, ${s.maskLatency} ahead is one hop late and corrects the rest of its frame; more is late)`,
+  );
   const start = b.soakStart;
   const soakLate = s.stats.lateMasks - start.lateMasks;
-  say(`- Late frames in the soak: ${soakLate} of ${s.stats.frames - start.frames}; before it (start-up, and the 10 s after the first memory snapshot): ${start.lateMasks} of ${start.frames}; masks one hop late that corrected the rest of their frame: ${s.stats.correctedMasks - start.correctedMasks} in the soak; engine dropouts (FIFO underruns) since Start: ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`);
+  say(
+    `- Late frames in the soak: ${soakLate} of ${s.stats.frames - start.frames}; before it (start-up, and the 10 s after the first memory snapshot): ${start.lateMasks} of ${start.frames}; masks one hop late that corrected the rest of their frame: ${s.stats.correctedMasks - start.correctedMasks} in the soak; engine dropouts (FIFO underruns) since Start: ${s.stats.underruns}; playout glitches reported by the browser: ${s.playout ? `${s.playout.fallbackFramesEvents} (${s.playout.fallbackFramesDuration.toFixed(1)} ms)` : 'not available in this browser'}`,
+  );
   const card = readCard(defaultCardPath()); // the page runs the default model
   const hopMs = (1000 * card.hopSize) / card.sampleRate;
-  say(`- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (framing ${((1000 * framingDelay(card)) / card.sampleRate).toFixed(0)} ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * hopMs} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`);
-  say(`- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`);
+  say(
+    `- Delay mic→speaker: engine ${(s.delaySeconds * 1000).toFixed(1)} ms (framing ${((1000 * framingDelay(card)) / card.sampleRate).toFixed(0)} ms + mask wait ${s.maskLatency} hops, ${s.maskLatency * hopMs} ms), with the browser's reported device buffers ${(s.totalDelaySeconds * 1000).toFixed(1)} ms; context at ${s.contextRate} Hz, transport ${s.transport}`,
+  );
+  say(
+    `- Start pressed → first processed audio: ${b.early.state.firstAudioMs?.toFixed(0)} ms (microphone permission auto-granted; the model preloads while the page is read)`,
+  );
   const memLine = (m: { total: number | null; modelWorker: number | null; mainHeap: number | null }) =>
     `${m.total !== null ? `${mb(m.total)} whole page (workers and wasm included), of which the model worker (its JS heap and onnxruntime's wasm memory) ${m.modelWorker !== null ? mb(m.modelWorker) : 'n/a'}` : 'n/a'}; main-thread JS heap ${m.mainHeap !== null ? mb(m.mainHeap) : 'n/a'}`;
-  const pageMb = (m: { total: number | null; modelWorker: number | null }) => (m.total !== null ? `${mb(m.total)} whole page, model worker ${m.modelWorker !== null ? mb(m.modelWorker) : 'n/a'}` : 'n/a');
+  const pageMb = (m: { total: number | null; modelWorker: number | null }) =>
+    m.total !== null ? `${mb(m.total)} whole page, model worker ${m.modelWorker !== null ? mb(m.modelWorker) : 'n/a'}` : 'n/a';
   say(`- Memory after 10 s: ${memLine(b.early.memory)}`);
   say(`- Memory after ${soakMinutes} min: ${memLine(b.late.memory)}`);
-  say(`- Browser CPU during the soak, share of one core by process: ${Object.entries(b.cpuShare).filter(([, v]) => v >= 0.001).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ')}`);
+  say(
+    `- Browser CPU during the soak, share of one core by process: ${Object.entries(b.cpuShare)
+      .filter(([, v]) => v >= 0.001)
+      .map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`)
+      .join(', ')}`,
+  );
   say();
-  say(`Targets: worker step p99 ≤ 2 ms → **${ms(all.p99Ms)}**; late frames in the soak 0 → **${soakLate}**; flat memory → **${pageMb(b.early.memory)} → ${pageMb(b.late.memory)}**.`);
+  say(
+    `Targets: worker step p99 ≤ 2 ms → **${ms(all.p99Ms)}**; late frames in the soak 0 → **${soakLate}**; flat memory → **${pageMb(b.early.memory)} → ${pageMb(b.late.memory)}**.`,
+  );
 }
 
 function defaultCardPath(): string {
@@ -436,7 +496,9 @@ async function main() {
   const defaultName = readCard(defaultCard).name;
   say(`# Benchmarks`);
   say();
-  say(`Generated by \`npm run bench -- --soak-minutes ${soakMinutes}\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, onnxruntime-web wasm, one thread). Do not edit by hand.`);
+  say(
+    `Generated by \`npm run bench -- --soak-minutes ${soakMinutes}\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, onnxruntime-web wasm, one thread). Do not edit by hand.`,
+  );
   say();
   say('## Per frame (8 ms of audio at 16 kHz), in Node');
   say();
@@ -448,7 +510,9 @@ async function main() {
   }
   const msg = await messaging();
   say();
-  say(`Messaging one frame worklet↔worker and back (Node worker_threads as a stand-in): shared-memory ring ${ms(msg.ring.median)} median, ${ms(msg.ring.p99)} p99; MessagePort ${ms(msg.port.median)} median, ${ms(msg.port.p99)} p99.`);
+  say(
+    `Messaging one frame worklet↔worker and back (Node worker_threads as a stand-in): shared-memory ring ${ms(msg.ring.median)} median, ${ms(msg.ring.p99)} p99; MessagePort ${ms(msg.port.median)} median, ${ms(msg.port.p99)} p99.`,
+  );
   say();
   say(`## CPU per second of audio (real-time factor), same 30 s of audio, one thread, median of ${RTF_ROUNDS} interleaved passes`);
   say();
@@ -457,29 +521,41 @@ async function main() {
   const quell = Object.values(rtf)[0]; // the default model
   say(`| system | real-time factor | ${Object.keys(rtf)[0]} / system |`);
   say('|---|---|---|');
-  for (const [name, value] of Object.entries(rtf)) say(`| ${name}${name === 'RNNoise' ? ' (48 kHz)' : ''} | ${value.toFixed(4)} | ${(quell / value).toFixed(2)} |`);
+  for (const [name, value] of Object.entries(rtf))
+    say(`| ${name}${name === 'RNNoise' ? ' (48 kHz)' : ''} | ${value.toFixed(4)} | ${(quell / value).toFixed(2)} |`);
   say();
   const quell48 = rtf[QUELL_AT_48K(defaultName)];
-  say(`Targets for the default model: Quell/RNNoise ≤ 0.9 → **${(quell / rtf.RNNoise).toFixed(2)}** at 16 kHz, **${(quell48 / rtf.RNNoise).toFixed(2)}** in a 48 kHz context (RNNoise's own rate) with the worklet's own resampling; Quell/GTCRN ≤ 0.2 → **${(quell / rtf.GTCRN).toFixed(2)}** (both at 16 kHz).`);
+  say(
+    `Targets for the default model: Quell/RNNoise ≤ 0.9 → **${(quell / rtf.RNNoise).toFixed(2)}** at 16 kHz, **${(quell48 / rtf.RNNoise).toFixed(2)}** in a 48 kHz context (RNNoise's own rate) with the worklet's own resampling; Quell/GTCRN ≤ 0.2 → **${(quell / rtf.GTCRN).toFixed(2)}** (both at 16 kHz).`,
+  );
   say();
   say('## Delay, measured on the output (click train, cross-correlation peak)');
   say();
   say('| system | context rate | engine delay reported | measured |');
   say('|---|---|---|---|');
-  for (const d of await measuredDelays(defaultCard)) say(`| ${d.system} | ${d.rate} Hz | ${d.reportedMs === null ? '–' : `${d.reportedMs.toFixed(2)} ms`} | ${d.measuredMs.toFixed(2)} ms |`);
+  for (const d of await measuredDelays(defaultCard))
+    say(
+      `| ${d.system} | ${d.rate} Hz | ${d.reportedMs === null ? '–' : `${d.reportedMs.toFixed(2)} ms`} | ${d.measuredMs.toFixed(2)} ms |`,
+    );
   say();
-  say(`Quell's engine delay is its framing's own (synthesis span − hop), the mask wait (${DEFAULT_MASK_LATENCY} hops) and, off 16 kHz, resampling both ways; the browser's device buffers come on top for every system alike. Targets: ≤ 20 ms at 16 kHz, ≤ 25 ms in a 48 kHz context.`);
+  say(
+    `Quell's engine delay is its framing's own (synthesis span − hop), the mask wait (${DEFAULT_MASK_LATENCY} hops) and, off 16 kHz, resampling both ways; the browser's device buffers come on top for every system alike. Targets: ≤ 20 ms at 16 kHz, ≤ 25 ms in a 48 kHz context.`,
+  );
   const mem = await nodeMemory(defaultCard);
   say();
   const nodeMem = (m: typeof mem.after10s) => `JS heap ${mb(m.heap)}, onnxruntime wasm memory ${mb(m.wasm)}, process RSS ${mb(m.rss)}`;
-  say(`Node memory streaming the engine (${defaultName}): after 10 s ${nodeMem(mem.after10s)}; after 10 min ${nodeMem(mem.after10min)}. (The wasm memory is onnxruntime-web's one heap, shared by every model this process has loaded.)`);
+  say(
+    `Node memory streaming the engine (${defaultName}): after 10 s ${nodeMem(mem.after10s)}; after 10 min ${nodeMem(mem.after10min)}. (The wasm memory is onnxruntime-web's one heap, shared by every model this process has loaded.)`,
+  );
   say();
   await soakSection();
   mkdirSync(join(root, 'docs'), { recursive: true });
   writeFileSync(join(root, 'docs/BENCHMARKS.md'), lines.join('\n') + '\n');
 }
 
-main().then(() => process.exit(0)).catch((e) => {
-  console.error(`bench: ${e.stack ?? e.message}`);
-  process.exit(1);
-});
+main()
+  .then(() => process.exit(0))
+  .catch((e) => {
+    console.error(`bench: ${e.stack ?? e.message}`);
+    process.exit(1);
+  });

@@ -64,7 +64,10 @@ async function roundTrips(cardUrl: string, bins: number, hopMs: number) {
     if (frame >= 100) times.push(performance.now() - t0);
   }
   await new Promise((r) => setTimeout(r, 150)); // the worker's next stats message
-  const stats = messages.map((m) => m.data).filter((d) => d.type === 'stats').pop();
+  const stats = messages
+    .map((m) => m.data)
+    .filter((d) => d.type === 'stats')
+    .pop();
   worker.terminate();
   return { roundTrip: percentiles(times), step: { median: stats.allSteps.p50Ms, p99: stats.allSteps.p99Ms } };
 }

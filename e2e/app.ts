@@ -30,7 +30,10 @@ export interface AppState {
   playout: { fallbackFramesEvents: number; fallbackFramesDuration: number } | null;
 }
 
-export async function openApp(wavFile: string | null, options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<unknown> } = {}): Promise<{ browser: Browser; page: Page }> {
+export async function openApp(
+  wavFile: string | null,
+  options: { query?: string; denyMicrophone?: boolean; setup?: (page: Page) => Promise<unknown> } = {},
+): Promise<{ browser: Browser; page: Page }> {
   const browser = await launchWithMicrophone(wavFile, options);
   const page = await browser.newPage({ baseURL: 'http://127.0.0.1:4173' });
   page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
@@ -53,13 +56,17 @@ export async function flow(page: Page, seconds: number): Promise<void> {
   const s0 = await state(page);
   const hops = Math.round((seconds * 16000) / 128);
   const from = s0.stats?.frames ?? 0;
-  await expect.poll(async () => ((await state(page)).stats?.frames ?? 0) - from, { timeout: seconds * 1000 * 3 + 10_000, intervals: [250] }).toBeGreaterThanOrEqual(hops);
+  await expect
+    .poll(async () => ((await state(page)).stats?.frames ?? 0) - from, { timeout: seconds * 1000 * 3 + 10_000, intervals: [250] })
+    .toBeGreaterThanOrEqual(hops);
 }
 
 /** The recorder's last 30 s of microphone and output, on one timeline. */
 export async function capture(page: Page): Promise<Captured> {
   const raw = await page.evaluate(async () => {
-    const c = await (window as unknown as { __quell: { capture(): Promise<{ sampleRate: number; input: Float32Array; output: Float32Array }> } }).__quell.capture();
+    const c = await (
+      window as unknown as { __quell: { capture(): Promise<{ sampleRate: number; input: Float32Array; output: Float32Array }> } }
+    ).__quell.capture();
     const b64 = (x: Float32Array) => {
       const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
       let s = '';
@@ -83,7 +90,8 @@ export { bestLag } from '../tools/metrics';
  */
 export function loopOffset(source: Float32Array, captured: Float32Array): number {
   const block = 160;
-  const envelope = (x: Float32Array) => Float64Array.from({ length: Math.floor(x.length / block) }, (_, b) => Math.sqrt(energy(x, b * block, (b + 1) * block) / block));
+  const envelope = (x: Float32Array) =>
+    Float64Array.from({ length: Math.floor(x.length / block) }, (_, b) => Math.sqrt(energy(x, b * block, (b + 1) * block) / block));
   const es = envelope(source);
   const ec = envelope(captured);
   // Pearson correlation of log envelopes over one whole loop: shape, not loudness, decides.
@@ -98,11 +106,19 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
   let best = -Infinity;
   let coarse = 0;
   for (let s = 0; s + n <= lc.length; s++) {
-    let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    let sx = 0,
+      sy = 0,
+      sxx = 0,
+      syy = 0,
+      sxy = 0;
     for (let i = 0; i < n; i++) {
       const a = ls[i];
       const b = lc[s + i];
-      sx += a; sy += b; sxx += a * a; syy += b * b; sxy += a * b;
+      sx += a;
+      sy += b;
+      sxx += a * a;
+      syy += b * b;
+      sxy += a * b;
     }
     const r = (sxy - (sx * sy) / n) / Math.sqrt((sxx - (sx * sx) / n) * (syy - (sy * sy) / n) + 1e-12);
     if (r > best) {
@@ -132,7 +148,8 @@ export function energy(x: ArrayLike<number>, from: number, to: number): number {
 /** Largest |output[i] − input[i − delay]| over the last `seconds` of the capture. */
 export function bypassError(cap: Captured, delay: number, seconds: number): number {
   let worst = 0;
-  for (let i = cap.output.length - Math.round(seconds * cap.sampleRate); i < cap.output.length; i++) worst = Math.max(worst, Math.abs(cap.output[i] - cap.input[i - delay]));
+  for (let i = cap.output.length - Math.round(seconds * cap.sampleRate); i < cap.output.length; i++)
+    worst = Math.max(worst, Math.abs(cap.output[i] - cap.input[i - delay]));
   return worst;
 }
 

@@ -86,7 +86,8 @@ export function clickTrain(name = 'clicks'): Scenario {
   const n = 6 * RATE;
   const x = new Float32Array(n);
   const active = new Uint8Array(n);
-  for (let t = RATE / 4; t < n; t += RATE / 2) for (let i = 0; i < 48; i++) x[t + i] = 0.5 * Math.sin((Math.PI * i) / 48) * Math.sin((2 * Math.PI * 1000 * i) / RATE);
+  for (let t = RATE / 4; t < n; t += RATE / 2)
+    for (let i = 0; i < 48; i++) x[t + i] = 0.5 * Math.sin((Math.PI * i) / 48) * Math.sin((2 * Math.PI * 1000 * i) / RATE);
   return write(name, { file: '', clean: x, noisy: x, active });
 }
 

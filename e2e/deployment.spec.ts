@@ -16,8 +16,16 @@ test('the production build carries its security policy and no test hooks, and sh
   const html = readFileSync(join(out, 'index.html'), 'utf8');
   expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src &#39;self&#39;;[^"]*connect-src &#39;self&#39;/);
   const headers = readFileSync(join(out, '_headers'), 'utf8');
-  for (const h of ['Cross-Origin-Opener-Policy: same-origin', 'Cross-Origin-Embedder-Policy: require-corp', "Content-Security-Policy: default-src 'self'", "frame-ancestors 'none'"]) expect(headers).toContain(h);
-  const models = readdirSync(join(out, 'models'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  for (const h of [
+    'Cross-Origin-Opener-Policy: same-origin',
+    'Cross-Origin-Embedder-Policy: require-corp',
+    "Content-Security-Policy: default-src 'self'",
+    "frame-ancestors 'none'",
+  ])
+    expect(headers).toContain(h);
+  const models = readdirSync(join(out, 'models'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
   expect(models).toContain('quell-gru.onnx');
   expect(models.filter((m) => !/\.(json|onnx)$/.test(m))).toEqual([]); // no .pt, goldens or pipeline files
 });

@@ -23,7 +23,9 @@ test('a dropped file is denoised with a progress bar, and downloads as a WAV of 
       return dt;
     }, bytes);
     await page.getByRole('region', { name: 'Drop an audio file here' }).dispatchEvent('drop', { dataTransfer: drop });
-    await expect(page.getByTestId('file-result')).toContainText(/^Done: upload-44k\.wav, quell-gru, maximum strength: 6\.0 s of audio/, { timeout: 60_000 });
+    await expect(page.getByTestId('file-result')).toContainText(/^Done: upload-44k\.wav, quell-gru, maximum strength: 6\.0 s of audio/, {
+      timeout: 60_000,
+    });
     await expect(page.getByTestId('file-progress')).toHaveCount(0); // gone once done
     const download = page.waitForEvent('download');
     await page.getByTestId('file-download').click();
@@ -93,7 +95,9 @@ test('a long file shows what is happening and can be cancelled; the next file th
   try {
     await page.getByTestId('file-input').setInputFiles(long);
     await expect(page.getByTestId('file-phase')).toHaveText('Denoising…');
-    await expect.poll(async () => Number((await page.getByTestId('file-percent').textContent())?.replace('%', '')), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number((await page.getByTestId('file-percent').textContent())?.replace('%', '')), { timeout: 30_000 })
+      .toBeGreaterThan(0);
     await page.getByTestId('file-cancel').click();
     await expect(page.getByRole('alert')).toContainText('Cancelled: long.wav was not denoised.');
     await expect(page.getByTestId('file-download')).toHaveCount(0);

@@ -4,7 +4,20 @@
  */
 import { expect, test } from '@playwright/test';
 import { resampleAligned } from '../src/engine/offline';
-import { bestLag, bypassError, capture, energy, flow, longestDropout, loopOffset, maxStep, openApp, start, state, type Captured } from './app';
+import {
+  bestLag,
+  bypassError,
+  capture,
+  energy,
+  flow,
+  longestDropout,
+  loopOffset,
+  maxStep,
+  openApp,
+  start,
+  state,
+  type Captured,
+} from './app';
 import { clickTrain, noiseAlone, noisySpeech, RATE, type Scenario } from './audio';
 
 const db = (ratio: number) => 10 * Math.log10(ratio);
@@ -172,14 +185,17 @@ test('the live views follow the audio: the level meters move, the spectrograms s
     await flow(page, 2);
     await expect.poll(async () => Number(await input.getAttribute('aria-valuenow'))).toBeGreaterThan(-60);
     // Per spectrogram: where the white cursor line is, and how many pixels show energy.
-    const look = () => page.evaluate(() => [...document.querySelectorAll<HTMLCanvasElement>('.spectrogram canvas')].map((c) => {
-      const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let cursor = -1;
-      for (let x = 0; x < c.width; x++) if (px[4 * x] === 255 && px[4 * x + 1] === 255 && px[4 * x + 2] === 255) cursor = x;
-      let lit = 0;
-      for (let i = 0; i < px.length; i += 4) if (px[i] > 60) lit++;
-      return { width: c.width, cursor, lit };
-    }));
+    const look = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll<HTMLCanvasElement>('.spectrogram canvas')].map((c) => {
+          const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          let cursor = -1;
+          for (let x = 0; x < c.width; x++) if (px[4 * x] === 255 && px[4 * x + 1] === 255 && px[4 * x + 2] === 255) cursor = x;
+          let lit = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i] > 60) lit++;
+          return { width: c.width, cursor, lit };
+        }),
+      );
     const before = await look();
     await page.waitForTimeout(1000);
     const after = await look();
@@ -251,7 +267,8 @@ test('switching model live keeps the noise down: the new model is warmed on the 
     // Noise reduction in every 100 ms from before the switch to 2 s after it: never the raw noise.
     const w = cap.sampleRate / 10;
     const reductions: number[] = [];
-    for (let at = 0; at + w + d <= cap.output.length; at += w) reductions.push(10 * Math.log10(energy(cap.input, at, at + w) / Math.max(1e-12, energy(cap.output, at + d, at + d + w))));
+    for (let at = 0; at + w + d <= cap.output.length; at += w)
+      reductions.push(10 * Math.log10(energy(cap.input, at, at + w) / Math.max(1e-12, energy(cap.output, at + d, at + d + w))));
     console.log(`noise reduction per 100 ms across the switch: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(20);
     expect(Math.min(...reductions)).toBeGreaterThan(10);
@@ -264,7 +281,9 @@ test('before Start the pickers show real choices: a microphone, and models witho
   const { browser, page } = await openApp(noisySpeech().file);
   try {
     const mic = page.getByRole('combobox', { name: 'Microphone' });
-    await expect.poll(async () => (await mic.evaluate((s: HTMLSelectElement) => s.selectedOptions[0]?.textContent ?? '')).trim()).not.toBe('');
+    await expect
+      .poll(async () => (await mic.evaluate((s: HTMLSelectElement) => s.selectedOptions[0]?.textContent ?? '')).trim())
+      .not.toBe('');
     const models = page.getByRole('combobox', { name: 'Model' });
     await expect.poll(async () => (await models.locator('option').allTextContents()).length).toBeGreaterThan(0);
     expect((await models.locator('option').allTextContents()).some((o) => o.includes('fixture'))).toBe(false);

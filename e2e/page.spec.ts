@@ -52,9 +52,13 @@ test('at 320 px wide nothing scrolls sideways', async () => {
 });
 
 test('a model whose card cannot be read is named as such in the picker', async () => {
-  const { browser, page } = await openApp(null, { setup: (p) => p.route(/models\/quell-lstm\.json$/, (route) => route.fulfill({ status: 404, body: 'gone' })) });
+  const { browser, page } = await openApp(null, {
+    setup: (p) => p.route(/models\/quell-lstm\.json$/, (route) => route.fulfill({ status: 404, body: 'gone' })),
+  });
   try {
-    await expect(page.getByRole('combobox', { name: /Model/ }).locator('option', { hasText: 'quell-lstm.json (its card could not be read)' })).toHaveCount(1);
+    await expect(
+      page.getByRole('combobox', { name: /Model/ }).locator('option', { hasText: 'quell-lstm.json (its card could not be read)' }),
+    ).toHaveCount(1);
   } finally {
     await browser.close();
   }
@@ -63,10 +67,11 @@ test('a model whose card cannot be read is named as such in the picker', async (
 test('while the model loads (a slow first visit) the page says what it is waiting for, then Start works', async () => {
   const scenario = noisySpeech();
   const { browser, page } = await openApp(scenario.file, {
-    setup: (p) => p.route(/\.wasm$/, async (route) => {
-      await new Promise((r) => setTimeout(r, 3000)); // the runtime on a slow link
-      await route.continue();
-    }),
+    setup: (p) =>
+      p.route(/\.wasm$/, async (route) => {
+        await new Promise((r) => setTimeout(r, 3000)); // the runtime on a slow link
+        await route.continue();
+      }),
   });
   try {
     await expect(page.getByTestId('model-status')).toHaveText('Loading the noise model: starting the model runtime…');

@@ -49,7 +49,10 @@ test('denoise a noisy 44.1 kHz stereo 24-bit file: same length, finite, aligned,
     return s;
   };
   const lags = [-64, -16, -4, -1, 1, 4, 16, 64];
-  assert.ok(lags.every((l) => corr(0) > corr(l)), 'output is not time-aligned with the input');
+  assert.ok(
+    lags.every((l) => corr(0) > corr(l)),
+    'output is not time-aligned with the input',
+  );
   // quieter where there is no speech (pauses well away from syllables)
   let inPause = 0;
   let outPause = 0;
@@ -90,7 +93,10 @@ test('bad input: clear messages and non-zero exits', async () => {
   const ok = join(dir, 'ok.wav');
   writeFileSync(ok, encodeWav([whiteNoise(1600, 0.05)], 16000));
   const card = join(dir, 'card.json');
-  writeFileSync(card, JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'models/fixture/quell-fixture.json'), 'utf8')), file: 'gone.onnx' }));
+  writeFileSync(
+    card,
+    JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'models/fixture/quell-fixture.json'), 'utf8')), file: 'gone.onnx' }),
+  );
   r = await denoise(ok, join(dir, 'x.wav'), '--model', card);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /gone\.onnx not found/);
@@ -199,11 +205,14 @@ test('a batch denoises every good file, names each bad one, sums up and exits no
   assert.ok(!existsSync(join(dir, 'batch-out', 'b.wav')));
 });
 
-test('relative paths are the user\'s: resolved from the folder npm was run in', async () => {
+test("relative paths are the user's: resolved from the folder npm was run in", async () => {
   const here = join(dir, 'cwd');
   mkdirSync(here, { recursive: true });
   writeFileSync(join(here, 'mine.wav'), wavBytes());
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(root, 'tools/denoise.ts'), 'mine.wav', 'mine-clean.wav'], { cwd: root, env: { ...process.env, INIT_CWD: here } });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(root, 'tools/denoise.ts'), 'mine.wav', 'mine-clean.wav'], {
+    cwd: root,
+    env: { ...process.env, INIT_CWD: here },
+  });
   assert.equal(JSON.parse(stdout.trim().split('\n').pop()!).files, 1);
   assert.ok(existsSync(join(here, 'mine-clean.wav')));
 });
@@ -220,7 +229,7 @@ test('float input past full scale is denoised at a level that fits and given its
   assert.equal((await denoise(join(dir, 'fits.wav'), join(dir, 'fits-out.wav'))).code, 0);
   const y = decodeWav(readFileSync(join(dir, 'loud-out.wav'))).channels[0];
   const z = decodeWav(readFileSync(join(dir, 'fits-out.wav'))).channels[0];
-  assert.ok(Math.max(...y.map(Math.abs)) > 1.5, 'the output keeps the input\'s level');
+  assert.ok(Math.max(...y.map(Math.abs)) > 1.5, "the output keeps the input's level");
   // The model does not depend on level, so the result is the in-range file's, scaled (to float rounding and the level floor).
   const scale = rms(y) / rms(z);
   assert.ok(Math.abs(scale - 4) < 0.05, `level ratio ${scale}`);
@@ -233,21 +242,33 @@ test('RF64 (files over 4 GiB): its 64-bit sizes are read, and written when the a
   const header = wavHeader(2, 48000, 'float32', frames);
   assert.equal(String.fromCharCode(...header.subarray(0, 4)), 'RF64');
   const layout = readWavLayout((o, l) => header.subarray(o, o + l), header.length + frames * 8, 'big.wav');
-  assert.deepEqual([layout.frames, layout.channelCount, layout.sampleRate, layout.dataOffset, layout.encoding], [frames, 2, 48000, header.length, 'float32']);
+  assert.deepEqual(
+    [layout.frames, layout.channelCount, layout.sampleRate, layout.dataOffset, layout.encoding],
+    [frames, 2, 48000, header.length, 'float32'],
+  );
   // A short file under an RF64 header is still read by its ds64 size, and denoised.
   const voice = add(speechLike(1, 16000, 4, 0.1).samples, whiteNoise(16000, 0.01, 6));
   const rf64 = wavHeader(1, 16000, 'pcm16', 16000);
   const small = wavBytes();
   const h = new Uint8Array(80);
   const v = new DataView(h.buffer);
-  h.set([...'RF64'].map((c) => c.charCodeAt(0)), 0);
+  h.set(
+    [...'RF64'].map((c) => c.charCodeAt(0)),
+    0,
+  );
   v.setUint32(4, 0xffffffff, true);
-  h.set([...'WAVEds64'].map((c) => c.charCodeAt(0)), 8);
+  h.set(
+    [...'WAVEds64'].map((c) => c.charCodeAt(0)),
+    8,
+  );
   v.setUint32(16, 28, true);
   v.setUint32(28, 32000, true); // data size, low word
   v.setUint32(36, 16000, true); // sample count
   h.set(small.subarray(12, 36), 48); // the format chunk of a 16 kHz mono 16-bit file
-  h.set([...'data'].map((c) => c.charCodeAt(0)), 72);
+  h.set(
+    [...'data'].map((c) => c.charCodeAt(0)),
+    72,
+  );
   v.setUint32(76, 0xffffffff, true);
   const audio = encodeWav([voice], 16000, 'pcm16').subarray(44);
   const file = new Uint8Array(80 + audio.length + 100); // and trailing bytes that are not audio

@@ -11,7 +11,21 @@
  * non-zero if any did. Ends with one JSON line: files, audio seconds, processing seconds,
  * real-time factor.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner } from '../src/engine/load-node';
@@ -69,7 +83,13 @@ export function parseArgs(args: string[]): Options | 'help' {
     else paths.push(a);
   }
   if (paths.length !== 2) throw new UsageError(`expected an input and an output, got ${paths.length} path${paths.length === 1 ? '' : 's'}`);
-  return { cardPath: cardPath || defaultCardPath(), maxAttenuationDb, inPlace, input: resolve(userDir, paths[0]), output: resolve(userDir, paths[1]) };
+  return {
+    cardPath: cardPath || defaultCardPath(),
+    maxAttenuationDb,
+    inPlace,
+    input: resolve(userDir, paths[0]),
+    output: resolve(userDir, paths[1]),
+  };
 }
 
 /** The same file or folder, whatever the spelling (links, relative paths). */
@@ -93,7 +113,7 @@ class AtomicFile {
 
   write(bytes: Uint8Array): void {
     this.attempt(() => {
-      for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+      for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at);
     });
   }
 
@@ -127,7 +147,13 @@ class AtomicFile {
  * Denoise one file to another, streaming: the input is read, and the output written, a chunk
  * at a time (see denoiseFrames). Returns the audio's length in seconds.
  */
-async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAttenuationDb: number, onProgress: (fraction: number) => void): Promise<number> {
+async function denoiseFile(
+  src: string,
+  dst: string,
+  runner: ModelRunner,
+  maxAttenuationDb: number,
+  onProgress: (fraction: number) => void,
+): Promise<number> {
   let fd: number;
   try {
     fd = openSync(src, 'r');
@@ -151,9 +177,12 @@ async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAtt
     const layout = readWavLayout(read, stat.size, src);
     const { channelCount, frames, sampleRate } = layout;
     const source: FrameSource = {
-      sampleRate, channelCount, frames,
+      sampleRate,
+      channelCount,
+      frames,
       read: (from, n, into) => {
-        if (decodeFrames(read(layout.dataOffset + from * layout.frameBytes, n * layout.frameBytes), layout, into) < n) throw new Error(`could not read ${src}: it ended early`);
+        if (decodeFrames(read(layout.dataOffset + from * layout.frameBytes, n * layout.frameBytes), layout, into) < n)
+          throw new Error(`could not read ${src}: it ended early`);
       },
     };
     if (layout.encoding.startsWith('float')) {
@@ -166,14 +195,20 @@ async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAtt
         source.peak = Math.max(source.peak, peakOf(chunk, n));
       }
       const over = 20 * Math.log10(source.peak);
-      if (over > 0) console.error(`denoise: ${src} goes ${over.toFixed(1)} dB past full scale: denoised ${over.toFixed(1)} dB lower and given its level back`);
+      if (over > 0)
+        console.error(
+          `denoise: ${src} goes ${over.toFixed(1)} dB past full scale: denoised ${over.toFixed(1)} dB lower and given its level back`,
+        );
     }
     const encoding = ['pcm16', 'pcm24'].includes(layout.encoding) ? layout.encoding : 'float32';
     mkdirSync(dirname(dst), { recursive: true });
     const out: AtomicFile = (output = new AtomicFile(dst));
     out.write(wavHeader(channelCount, sampleRate, encoding, frames));
     const long = frames >= 10 * sampleRate; // short files finish before anyone looks at progress
-    await denoiseFrames(source, runner, (pieces) => out.write(encodeFrames(pieces, encoding)), { maxAttenuationDb, onProgress: long ? onProgress : undefined });
+    await denoiseFrames(source, runner, (pieces) => out.write(encodeFrames(pieces, encoding)), {
+      maxAttenuationDb,
+      onProgress: long ? onProgress : undefined,
+    });
     out.commit();
     return frames / sampleRate;
   } catch (e) {
@@ -187,15 +222,22 @@ async function denoiseFile(src: string, dst: string, runner: ModelRunner, maxAtt
 function plan(o: Options): [string, string][] {
   if (!existsSync(o.input)) throw new UsageError(`input ${o.input} does not exist`);
   if (!statSync(o.input).isDirectory()) {
-    if (existsSync(o.output) && statSync(o.output).isDirectory()) throw new UsageError(`output ${o.output} is a folder; give a file name, or give a folder as input too`);
-    if (samePath(o.input, o.output) && !o.inPlace) throw new UsageError(`output ${o.output} is the input: pass --in-place to replace it (atomically)`);
+    if (existsSync(o.output) && statSync(o.output).isDirectory())
+      throw new UsageError(`output ${o.output} is a folder; give a file name, or give a folder as input too`);
+    if (samePath(o.input, o.output) && !o.inPlace)
+      throw new UsageError(`output ${o.output} is the input: pass --in-place to replace it (atomically)`);
     return [[o.input, o.output]];
   }
-  if (existsSync(o.output) && !statSync(o.output).isDirectory()) throw new UsageError(`input ${o.input} is a folder, so the output must be one too: ${o.output} is a file`);
+  if (existsSync(o.output) && !statSync(o.output).isDirectory())
+    throw new UsageError(`input ${o.input} is a folder, so the output must be one too: ${o.output} is a file`);
   const inside = relative(o.input, o.output);
-  if (samePath(o.input, o.output) && !o.inPlace) throw new UsageError(`output folder ${o.output} is the input folder: pass --in-place to replace its files (atomically)`);
-  if (!samePath(o.input, o.output) && inside && !inside.startsWith('..')) throw new UsageError(`output folder ${o.output} is inside the input folder ${o.input}`);
-  const files = readdirSync(o.input).filter((f) => f.toLowerCase().endsWith('.wav') && statSync(join(o.input, f)).isFile()).sort();
+  if (samePath(o.input, o.output) && !o.inPlace)
+    throw new UsageError(`output folder ${o.output} is the input folder: pass --in-place to replace its files (atomically)`);
+  if (!samePath(o.input, o.output) && inside && !inside.startsWith('..'))
+    throw new UsageError(`output folder ${o.output} is inside the input folder ${o.input}`);
+  const files = readdirSync(o.input)
+    .filter((f) => f.toLowerCase().endsWith('.wav') && statSync(join(o.input, f)).isFile())
+    .sort();
   if (files.length === 0) throw new UsageError(`no .wav files in ${o.input}`);
   return files.map((f) => [join(o.input, f), join(o.output, f)]);
 }
@@ -236,19 +278,26 @@ async function main(): Promise<number> {
     }
   }
   const processingSeconds = (performance.now() - started) / 1000;
-  if (jobs.length > 1 || failed.length) console.error(`denoise: ${jobs.length - failed.length} of ${jobs.length} file${jobs.length === 1 ? '' : 's'} denoised${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
-  console.log(JSON.stringify({
-    files: jobs.length - failed.length,
-    failed: failed.length,
-    model: runner.card.name,
-    audioSeconds: +audioSeconds.toFixed(3),
-    processingSeconds: +processingSeconds.toFixed(3),
-    realTimeFactor: audioSeconds > 0 ? +(processingSeconds / audioSeconds).toFixed(4) : null,
-  }));
+  if (jobs.length > 1 || failed.length)
+    console.error(
+      `denoise: ${jobs.length - failed.length} of ${jobs.length} file${jobs.length === 1 ? '' : 's'} denoised${failed.length ? `; failed: ${failed.join(', ')}` : ''}`,
+    );
+  console.log(
+    JSON.stringify({
+      files: jobs.length - failed.length,
+      failed: failed.length,
+      model: runner.card.name,
+      audioSeconds: +audioSeconds.toFixed(3),
+      processingSeconds: +processingSeconds.toFixed(3),
+      realTimeFactor: audioSeconds > 0 ? +(processingSeconds / audioSeconds).toFixed(4) : null,
+    }),
+  );
   return failed.length ? 1 : 0;
 }
 
-main().then((code) => process.exit(code)).catch((e: Error) => {
-  console.error(`denoise: ${e.message}`);
-  process.exit(1);
-});
+main()
+  .then((code) => process.exit(code))
+  .catch((e: Error) => {
+    console.error(`denoise: ${e.message}`);
+    process.exit(1);
+  });

@@ -26,8 +26,19 @@ const cache = process.env.QUELL_CACHE ?? join(root, '.cache');
 const SETS = ['unseen', 'val'] as const;
 type SetName = (typeof SETS)[number];
 
-interface Item { id: string; kind: 'mix' | 'clean' | 'noise'; noise: string; snr: number | null; speechDbfs?: number }
-interface System { name: string; run: (x: Float32Array) => Promise<Float32Array>; delayMs: number; seconds: number }
+interface Item {
+  id: string;
+  kind: 'mix' | 'clean' | 'noise';
+  noise: string;
+  snr: number | null;
+  speechDbfs?: number;
+}
+interface System {
+  name: string;
+  run: (x: Float32Array) => Promise<Float32Array>;
+  delayMs: number;
+  seconds: number;
+}
 
 function ensureEvalSet(name: SetName): void {
   if (existsSync(join(cache, 'eval', name, 'manifest.json'))) return;
@@ -38,7 +49,6 @@ function ensureEvalSet(name: SetName): void {
   }
   execFileSync(py, [join(root, 'training/make_eval_set.py'), name], { stdio: 'inherit' });
 }
-
 
 /**
  * A peer as a whole-file function at 16 kHz with its own delay removed. The delay is measured
@@ -69,7 +79,14 @@ async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Pr
 
 function table(rows: string[][]): string {
   const head = `| ${rows[0].join(' | ')} |\n|${rows[0].map(() => '---').join('|')}|\n`;
-  return head + rows.slice(1).map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+  return (
+    head +
+    rows
+      .slice(1)
+      .map((r) => `| ${r.join(' | ')} |`)
+      .join('\n') +
+    '\n'
+  );
 }
 
 type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number };
@@ -140,7 +157,9 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
       system: s.name,
       deltaSiSdr: avg(mix.map((x) => x.scores.dsisdr)),
       deltaSiSdrBySnr: Object.fromEntries(snrs.map((snr) => [snr, avg(mix.filter((x) => x.item.snr === snr).map((x) => x.scores.dsisdr))])),
-      deltaSiSdrByNoise: Object.fromEntries(noises.map((nz) => [nz, avg(mix.filter((x) => x.item.noise === nz).map((x) => x.scores.dsisdr))])),
+      deltaSiSdrByNoise: Object.fromEntries(
+        noises.map((nz) => [nz, avg(mix.filter((x) => x.item.noise === nz).map((x) => x.scores.dsisdr))]),
+      ),
       deltaSiSdrQuietSpeech: avg(quiet.filter((x) => x.item.kind === 'mix').map((x) => x.scores.dsisdr)),
       stoi: avg(mix.map((x) => x.scores.stoi)),
       estoi: avg(mix.map((x) => x.scores.estoi)),
@@ -148,7 +167,9 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
       cleanSiSdrWorst: Math.min(...clean),
       noiseAttenuationDb: avg(atten.map((x) => x.scores.atten)),
       noiseAttenuationMedianDb: median(atten.map((x) => x.scores.atten)),
-      noiseAttenuationByNoise: Object.fromEntries(noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))])),
+      noiseAttenuationByNoise: Object.fromEntries(
+        noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))]),
+      ),
       realTimeFactor: s.seconds / audioSeconds,
       delayMs: s.delayMs,
     };
@@ -157,16 +178,45 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
 
 function section(title: string, blurb: string, items: Item[], summary: Summary[]): string {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-  const snrs = Object.keys(summary[0].deltaSiSdrBySnr).map(Number).sort((a, b) => a - b);
+  const snrs = Object.keys(summary[0].deltaSiSdrBySnr)
+    .map(Number)
+    .sort((a, b) => a - b);
   const noises = Object.keys(summary[0].deltaSiSdrByNoise);
   const noiseOnly = Object.keys(summary[0].noiseAttenuationByNoise);
   const main = table([
-    ['system', 'ΔSI-SDR (dB)', 'STOI', 'ESTOI', 'clean in: SI-SDR mean (worst) (dB)', 'noise alone: attenuation median (dB)', 'real-time factor', 'delay (ms)'],
-    ...summary.map((s) => [s.system, f(s.deltaSiSdr), f(s.stoi, 3), f(s.estoi, 3), `${f(s.cleanSiSdr, 1)} (${f(s.cleanSiSdrWorst, 1)})`, f(s.noiseAttenuationMedianDb, 1), s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4), f(s.delayMs, 1)]),
+    [
+      'system',
+      'ΔSI-SDR (dB)',
+      'STOI',
+      'ESTOI',
+      'clean in: SI-SDR mean (worst) (dB)',
+      'noise alone: attenuation median (dB)',
+      'real-time factor',
+      'delay (ms)',
+    ],
+    ...summary.map((s) => [
+      s.system,
+      f(s.deltaSiSdr),
+      f(s.stoi, 3),
+      f(s.estoi, 3),
+      `${f(s.cleanSiSdr, 1)} (${f(s.cleanSiSdrWorst, 1)})`,
+      f(s.noiseAttenuationMedianDb, 1),
+      s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4),
+      f(s.delayMs, 1),
+    ]),
   ]);
-  const bySnr = table([['system', ...snrs.map((x) => `${x} dB`)], ...summary.map((s) => [s.system, ...snrs.map((x) => f(s.deltaSiSdrBySnr[x]))])]);
-  const byNoise = table([['system', ...noises, 'speech below −30 dBFS'], ...summary.map((s) => [s.system, ...noises.map((x) => f(s.deltaSiSdrByNoise[x])), f(s.deltaSiSdrQuietSpeech)])]);
-  const byNoiseOnly = table([['system', ...noiseOnly], ...summary.map((s) => [s.system, ...noiseOnly.map((x) => f(s.noiseAttenuationByNoise[x], 1))])]);
+  const bySnr = table([
+    ['system', ...snrs.map((x) => `${x} dB`)],
+    ...summary.map((s) => [s.system, ...snrs.map((x) => f(s.deltaSiSdrBySnr[x]))]),
+  ]);
+  const byNoise = table([
+    ['system', ...noises, 'speech below −30 dBFS'],
+    ...summary.map((s) => [s.system, ...noises.map((x) => f(s.deltaSiSdrByNoise[x])), f(s.deltaSiSdrQuietSpeech)]),
+  ]);
+  const byNoiseOnly = table([
+    ['system', ...noiseOnly],
+    ...summary.map((s) => [s.system, ...noiseOnly.map((x) => f(s.noiseAttenuationByNoise[x], 1))]),
+  ]);
   const mixes = items.filter((i) => i.kind === 'mix').length;
   return `## ${title}
 
@@ -214,10 +264,15 @@ async function main(): Promise<void> {
   }
   for (const peer of PEERS) systems.push(await peerSystem(peer, probe));
 
-
   const blurbs: Record<SetName, [string, string]> = {
-    unseen: ['Unseen sources (headline)', 'Built by `training/make_eval_set.py unseen` from whole packages that training never touches (`training/prepare_data.py` UNSEEN_*): home-recorded words in 21 languages (ktuberling), Mandarin syllables (gcin-voice), an Italian male prompt voice (asterisk it); machinery, ventilation and ambience (ufoai), work and impact sounds, animals and crowds (widelands), babble of those unseen talkers, pink noise. Speech from −45 to −6 dBFS, a third of it reverberant.'],
-    val: ['In-domain (validation split)', 'Built by `training/make_eval_set.py val` from the validation split: groups (game levels, languages, speakers, noise files) held out from training, but from the same sources, so it flatters every model trained on them.'],
+    unseen: [
+      'Unseen sources (headline)',
+      'Built by `training/make_eval_set.py unseen` from whole packages that training never touches (`training/prepare_data.py` UNSEEN_*): home-recorded words in 21 languages (ktuberling), Mandarin syllables (gcin-voice), an Italian male prompt voice (asterisk it); machinery, ventilation and ambience (ufoai), work and impact sounds, animals and crowds (widelands), babble of those unseen talkers, pink noise. Speech from −45 to −6 dBFS, a third of it reverberant.',
+    ],
+    val: [
+      'In-domain (validation split)',
+      'Built by `training/make_eval_set.py val` from the validation split: groups (game levels, languages, speakers, noise files) held out from training, but from the same sources, so it flatters every model trained on them.',
+    ],
   };
   const summaries = {} as Record<SetName, Summary[]>;
   const sections: string[] = [];
@@ -242,11 +297,23 @@ ${sections.join('\n')}`;
       if (!path) continue;
       const card = JSON.parse(readFileSync(path, 'utf8'));
       const strip = ({ system: _name, ...scores }: Summary) => scores;
-      card.validation = { date: new Date().toISOString().slice(0, 10), set: 'npm run eval (docs/EVALUATION.md)', unseen: strip(s), inDomain: strip(summaries.val[i]) };
+      card.validation = {
+        date: new Date().toISOString().slice(0, 10),
+        set: 'npm run eval (docs/EVALUATION.md)',
+        unseen: strip(s),
+        inDomain: strip(summaries.val[i]),
+      };
       writeFileSync(path, JSON.stringify(card, null, 2) + '\n');
     }
     writeFileSync(join(root, 'docs/EVALUATION.md'), doc);
-    writeFileSync(join(root, 'docs/evaluation.json'), JSON.stringify({ date: new Date().toISOString(), clips: { unseen: sets.unseen.items.length, val: sets.val.items.length }, summary: summaries }, null, 1) + '\n');
+    writeFileSync(
+      join(root, 'docs/evaluation.json'),
+      JSON.stringify(
+        { date: new Date().toISOString(), clips: { unseen: sets.unseen.items.length, val: sets.val.items.length }, summary: summaries },
+        null,
+        1,
+      ) + '\n',
+    );
   }
   console.log(doc);
 }

@@ -118,8 +118,20 @@ function bandEnvelopes(x: Float64Array): Float64Array[] {
 
 function prepare(clean: ArrayLike<number>, processed: ArrayLike<number>, rate: number): [Float64Array[], Float64Array[]] {
   const n = Math.min(clean.length, processed.length);
-  const x = Float64Array.from(resampleAligned(Float32Array.from({ length: n }, (_, i) => clean[i]), rate, FS));
-  const y = Float64Array.from(resampleAligned(Float32Array.from({ length: n }, (_, i) => processed[i]), rate, FS));
+  const x = Float64Array.from(
+    resampleAligned(
+      Float32Array.from({ length: n }, (_, i) => clean[i]),
+      rate,
+      FS,
+    ),
+  );
+  const y = Float64Array.from(
+    resampleAligned(
+      Float32Array.from({ length: n }, (_, i) => processed[i]),
+      rate,
+      FS,
+    ),
+  );
   const [xs, ys] = removeSilentFrames(x, y);
   return [bandEnvelopes(xs), bandEnvelopes(ys)];
 }

@@ -81,7 +81,9 @@ async function engineStage(cardPath: string): Promise<number[]> {
 async function main(): Promise<void> {
   const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { models: string[] };
   const cards = index.models.map((m) => join(root, 'models', m));
-  const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'training/parity.py'), 'torch', ...cards], { encoding: 'utf8' })) as Record<string, number[]>;
+  const torch = JSON.parse(
+    execFileSync('/usr/bin/python3', [join(root, 'training/parity.py'), 'torch', ...cards], { encoding: 'utf8' }),
+  ) as Record<string, number[]>;
   const results: Record<string, Record<string, number[]>> = {};
   console.log('| model | family | PyTorch stream vs whole | ONNX stream vs PyTorch whole | TS engine stream vs whole-sequence reference |');
   console.log('|---|---|---|---|---|');

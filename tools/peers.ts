@@ -35,9 +35,27 @@ export interface Peer {
 }
 
 export const PEERS: Peer[] = [
-  { name: 'GTCRN', sampleRate: 16000, wasm: 'gtcrn.wasm', module: 'gtcrn/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/gtcrn' },
-  { name: 'RNNoise', sampleRate: 48000, wasm: 'rnnoise_simd.wasm', module: 'rnnoise/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/rnnoise' },
-  { name: 'Speex', sampleRate: 16000, wasm: 'speex.wasm', module: 'speex/workletProcessor.js', processorName: '@sapphi-red/web-noise-suppressor/speex' },
+  {
+    name: 'GTCRN',
+    sampleRate: 16000,
+    wasm: 'gtcrn.wasm',
+    module: 'gtcrn/workletProcessor.js',
+    processorName: '@sapphi-red/web-noise-suppressor/gtcrn',
+  },
+  {
+    name: 'RNNoise',
+    sampleRate: 48000,
+    wasm: 'rnnoise_simd.wasm',
+    module: 'rnnoise/workletProcessor.js',
+    processorName: '@sapphi-red/web-noise-suppressor/rnnoise',
+  },
+  {
+    name: 'Speex',
+    sampleRate: 16000,
+    wasm: 'speex.wasm',
+    module: 'speex/workletProcessor.js',
+    processorName: '@sapphi-red/web-noise-suppressor/speex',
+  },
   { name: 'RNNoise 2024', sampleRate: 48000, kind: 'shiguredo-rnnoise', wasm: '', module: '@shiguredo/rnnoise-wasm', processorName: '' },
 ];
 

@@ -58,7 +58,14 @@ class QuellProcessor extends AudioWorkletProcessor {
 
   /** An engine that passes audio through until the worker says the model is loaded. */
   private buildEngine(f: ProcessorFraming, firstFrame: number): FrameEngine {
-    const engine = new FrameEngine({ fftSize: f.fftSize, hopSize: f.hopSize, sampleRate: f.modelSampleRate, window: f.window, synthesisSize: f.synthesisSize, maskLatency: this.maskLatency });
+    const engine = new FrameEngine({
+      fftSize: f.fftSize,
+      hopSize: f.hopSize,
+      sampleRate: f.modelSampleRate,
+      window: f.window,
+      synthesisSize: f.synthesisSize,
+      maskLatency: this.maskLatency,
+    });
     engine.framesPushed = firstFrame; // frame numbers go on across a switch: the ring and worker count them
     engine.setModelReady(false);
     return engine;
@@ -168,7 +175,18 @@ class QuellProcessor extends AudioWorkletProcessor {
     }
     if (++this.quanta % STATS_EVERY === 0) {
       const e = this.engine;
-      this.send({ type: 'stats', delaySeconds: this.adapter.delaySamples / sampleRate, frames: e.framesPushed, starved: e.isStarved, lateMasks: e.lateMasks, correctedMasks: e.correctedMasks, underruns: this.adapter.underruns, badSamples: e.badSamples, peakIn: this.peakIn, peakOut: this.peakOut });
+      this.send({
+        type: 'stats',
+        delaySeconds: this.adapter.delaySamples / sampleRate,
+        frames: e.framesPushed,
+        starved: e.isStarved,
+        lateMasks: e.lateMasks,
+        correctedMasks: e.correctedMasks,
+        underruns: this.adapter.underruns,
+        badSamples: e.badSamples,
+        peakIn: this.peakIn,
+        peakOut: this.peakOut,
+      });
       this.peakIn = this.peakOut = 0;
     }
     return true;

@@ -21,15 +21,20 @@ export interface Capture {
 /** Turn getUserMedia's exceptions into sentences. */
 export function microphoneError(e: unknown): string {
   const name = (e as DOMException)?.name;
-  if (name === 'NotAllowedError' || name === 'SecurityError') return 'Microphone access was denied. Allow it in the browser’s site settings (the icon left of the address bar), then press Start again.';
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'No microphone was found. Plug one in or pick another input, then press Start again.';
-  if (name === 'NotReadableError' || name === 'AbortError') return 'The microphone is busy or unavailable (another app may be using it). Close that app or pick another input.';
+  if (name === 'NotAllowedError' || name === 'SecurityError')
+    return 'Microphone access was denied. Allow it in the browser’s site settings (the icon left of the address bar), then press Start again.';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError')
+    return 'No microphone was found. Plug one in or pick another input, then press Start again.';
+  if (name === 'NotReadableError' || name === 'AbortError')
+    return 'The microphone is busy or unavailable (another app may be using it). Close that app or pick another input.';
   return `The microphone could not be opened: ${(e as Error)?.message ?? e}`;
 }
 
 /** A 16 kHz context saves resampling; browsers that refuse it (or its mic) get their own rate. */
 async function openContext(stream: MediaStream, rate?: number): Promise<{ context: AudioContext; source: MediaStreamAudioSourceNode }> {
-  const attempts: (AudioContextOptions | undefined)[] = rate ? [{ sampleRate: rate, latencyHint: 'interactive' }] : [{ sampleRate: 16000, latencyHint: 'interactive' }, { latencyHint: 'interactive' }];
+  const attempts: (AudioContextOptions | undefined)[] = rate
+    ? [{ sampleRate: rate, latencyHint: 'interactive' }]
+    : [{ sampleRate: 16000, latencyHint: 'interactive' }, { latencyHint: 'interactive' }];
   let lastError: unknown;
   for (const options of attempts) {
     let context: AudioContext | undefined;
@@ -57,7 +62,13 @@ export class Session {
   private dumpId = 0;
   private readonly pendingDumps = new Map<number, (c: Capture) => void>();
 
-  private constructor(context: AudioContext, stream: MediaStream, source: MediaStreamAudioSourceNode, node: QuellNode, recorder: AudioWorkletNode) {
+  private constructor(
+    context: AudioContext,
+    stream: MediaStream,
+    source: MediaStreamAudioSourceNode,
+    node: QuellNode,
+    recorder: AudioWorkletNode,
+  ) {
     this.context = context;
     this.stream = stream;
     this.source = source;
@@ -90,7 +101,8 @@ export class Session {
   }
 
   static async start(options: SessionOptions = {}): Promise<Session> {
-    if (!navigator.mediaDevices?.getUserMedia) throw new Error('This browser offers no microphone access here (it needs https or localhost).');
+    if (!navigator.mediaDevices?.getUserMedia)
+      throw new Error('This browser offers no microphone access here (it needs https or localhost).');
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({

@@ -28,18 +28,21 @@ function maxDelayedError(x: Float32Array, y: Float32Array, delay: number): numbe
   return worst;
 }
 
-for (const [framing, windowDelay] of [[SQRT_HANN, 384], [LOW_DELAY, 32]] as const)
-for (const maskLatency of [0, 1, 2]) {
-  test(`${framing.window}: a mask of ones reproduces the input delayed by delaySamples (mask latency ${maskLatency})`, () => {
-    for (const x of [whiteNoise(16000, 0.1), speechLike(1, 16000).samples]) {
-      const engine = new FrameEngine({ ...framing, sampleRate: 16000, maskLatency });
-      assert.equal(engine.delaySamples, windowDelay + 128 * maskLatency);
-      const y = stream(engine, x);
-      const error = maxDelayedError(x, y, engine.delaySamples);
-      assert.ok(error < 1e-6, `max error ${error}`);
-    }
-  });
-}
+for (const [framing, windowDelay] of [
+  [SQRT_HANN, 384],
+  [LOW_DELAY, 32],
+] as const)
+  for (const maskLatency of [0, 1, 2]) {
+    test(`${framing.window}: a mask of ones reproduces the input delayed by delaySamples (mask latency ${maskLatency})`, () => {
+      for (const x of [whiteNoise(16000, 0.1), speechLike(1, 16000).samples]) {
+        const engine = new FrameEngine({ ...framing, sampleRate: 16000, maskLatency });
+        assert.equal(engine.delaySamples, windowDelay + 128 * maskLatency);
+        const y = stream(engine, x);
+        const error = maxDelayedError(x, y, engine.delaySamples);
+        assert.ok(error < 1e-6, `max error ${error}`);
+      }
+    });
+  }
 
 test('processing off is the input, delayed, bit for bit; on again returns to the processed signal', () => {
   const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
@@ -97,7 +100,8 @@ test('a mask one hop late corrects the rest of its frame: only its first quarter
   assert.equal(neverCame.engine.lateMasks, 1);
   // Frame 40 plays from hop 42: the correction leaves only that first hop different.
   const firstHop = 42 * 128;
-  for (let i = 0; i < x.length; i++) if (i < firstHop || i >= firstHop + 128) assert.ok(Math.abs(oneHopLate.y[i] - onTime.y[i]) < 1e-5, `sample ${i}`);
+  for (let i = 0; i < x.length; i++)
+    if (i < firstHop || i >= firstHop + 128) assert.ok(Math.abs(oneHopLate.y[i] - onTime.y[i]) < 1e-5, `sample ${i}`);
   assert.ok(error(neverCame.y) > 0);
   assert.ok(error(oneHopLate.y) < 0.1 * error(neverCame.y), `corrected ${error(oneHopLate.y)} vs held ${error(neverCame.y)}`);
 });

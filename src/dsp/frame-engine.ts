@@ -287,7 +287,10 @@ export class FrameEngine {
       const dry = this.dryLine[dryRead];
       dryRead = dryRead + 1 === dryLength ? 0 : dryRead + 1;
       if (this.fade !== this.fadeTarget) {
-        this.fade = this.fade < this.fadeTarget ? Math.min(this.fadeTarget, this.fade + this.fadeStep) : Math.max(this.fadeTarget, this.fade - this.fadeStep);
+        this.fade =
+          this.fade < this.fadeTarget
+            ? Math.min(this.fadeTarget, this.fade + this.fadeStep)
+            : Math.max(this.fadeTarget, this.fade - this.fadeStep);
       }
       const wet = due >= 0 ? overlap[i] : 0;
       output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;

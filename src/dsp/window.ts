@@ -87,7 +87,11 @@ export function framingWindows(f: Framing): FramingWindows {
   const synthesis = new Float32Array(fftSize);
   for (let m = 0; m < size; m++) {
     const flatTop =
-      m < taper ? Math.sin((0.5 * Math.PI * (m + 0.5)) / taper) ** 2 : m < hopSize ? 1 : Math.cos((0.5 * Math.PI * (m - hopSize + 0.5)) / taper) ** 2;
+      m < taper
+        ? Math.sin((0.5 * Math.PI * (m + 0.5)) / taper) ** 2
+        : m < hopSize
+          ? 1
+          : Math.cos((0.5 * Math.PI * (m - hopSize + 0.5)) / taper) ** 2;
     const n = fftSize - size + m;
     synthesis[n] = flatTop / analysis[n];
   }

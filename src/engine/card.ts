@@ -60,7 +60,8 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`"${key}" must be a positive integer`);
   }
   const fftSize = c.fftSize as number;
-  if (fftSize & (fftSize - 1) || fftSize < MIN_FFT || fftSize > MAX_FFT) fail(`"fftSize" must be a power of two from ${MIN_FFT} to ${MAX_FFT}, got ${fftSize}`);
+  if (fftSize & (fftSize - 1) || fftSize < MIN_FFT || fftSize > MAX_FFT)
+    fail(`"fftSize" must be a power of two from ${MIN_FFT} to ${MAX_FFT}, got ${fftSize}`);
   const rate = c.sampleRate as number;
   if (rate < 8000 || rate > 48000) fail(`"sampleRate" must be from 8000 to 48000 Hz, got ${rate}`);
   if (fftSize % (c.hopSize as number) !== 0) fail('"hopSize" must divide "fftSize"');

@@ -10,7 +10,16 @@
  * worker if it dies, passing audio through unprocessed meanwhile.
  */
 import workletUrl from '../../worklets/quell-processor.ts?worker&url';
-import type { FromModelWorker, FromProcessor, ModelWorkerStats, ProcessorFraming, ProcessorOptions, ProcessorStats, ToModelWorker, ToProcessor } from './protocol';
+import type {
+  FromModelWorker,
+  FromProcessor,
+  ModelWorkerStats,
+  ProcessorFraming,
+  ProcessorOptions,
+  ProcessorStats,
+  ToModelWorker,
+  ToProcessor,
+} from './protocol';
 import { framingWindows, synthesisSizeOf } from '../dsp/window';
 import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
 import { fetchCard } from './load-web';
@@ -88,7 +97,11 @@ function toModelWorker(worker: Worker, message: ToModelWorker, transfer: Transfe
 }
 
 /** Send `message` and wait for the worker's answer of type `answer`; null if none comes within a second. */
-function askModelWorker<T extends FromModelWorker['type']>(worker: Worker, message: ToModelWorker, answer: T): Promise<Extract<FromModelWorker, { type: T }> | null> {
+function askModelWorker<T extends FromModelWorker['type']>(
+  worker: Worker,
+  message: ToModelWorker,
+  answer: T,
+): Promise<Extract<FromModelWorker, { type: T }> | null> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => done(null), 1000);
     const listener = (e: MessageEvent<FromModelWorker>) => {
@@ -147,7 +160,21 @@ export class QuellNode extends AudioWorkletNode {
   transport = '';
   /** Null while a model runs; else why audio is passing through unprocessed. */
   failure: string | null = 'loading model';
-  readonly stats: DenoiserStats = { delaySeconds: 0, frames: 0, starved: false, lateMasks: 0, correctedMasks: 0, underruns: 0, badSamples: 0, peakIn: 0, peakOut: 0, stepMedianMs: 0, stepP99Ms: 0, workerRestarts: 0, mask: null };
+  readonly stats: DenoiserStats = {
+    delaySeconds: 0,
+    frames: 0,
+    starved: false,
+    lateMasks: 0,
+    correctedMasks: 0,
+    underruns: 0,
+    badSamples: 0,
+    peakIn: 0,
+    peakOut: 0,
+    stepMedianMs: 0,
+    stepP99Ms: 0,
+    workerRestarts: 0,
+    mask: null,
+  };
   private worker: Worker | null = null;
   private ring: FrameRingBuffers | null = null;
   private enabled = true;
@@ -221,7 +248,9 @@ export class QuellNode extends AudioWorkletNode {
   async setModel(modelUrl: string): Promise<void> {
     const card = await fetchCard(modelUrl);
     if (card.fftSize !== this.card.fftSize) {
-      throw new Error(`model ${card.name} has ${card.fftSize / 2 + 1} bins where the running one has ${this.card.fftSize / 2 + 1}; create a new denoiser for it`);
+      throw new Error(
+        `model ${card.name} has ${card.fftSize / 2 + 1} bins where the running one has ${this.card.fftSize / 2 + 1}; create a new denoiser for it`,
+      );
     }
     // The running model goes on denoising while the new one loads (a failure leaves it running),
     // and the new one is warmed on the last second and a half of audio before it takes over:
@@ -312,7 +341,12 @@ export class QuellNode extends AudioWorkletNode {
     worker.onmessage = (e: MessageEvent<FromModelWorker>) => {
       if (e.data.type === 'stats') {
         this.lastWorkerBeat = performance.now();
-        Object.assign(this.stats, { stepMedianMs: e.data.stepMedianMs, stepP99Ms: e.data.stepP99Ms, allSteps: e.data.allSteps, mask: e.data.mask });
+        Object.assign(this.stats, {
+          stepMedianMs: e.data.stepMedianMs,
+          stepP99Ms: e.data.stepP99Ms,
+          allSteps: e.data.allSteps,
+          mask: e.data.mask,
+        });
       } else if (e.data.type === 'error' && worker === this.worker) {
         this.onWorkerDied(`model worker failed: ${e.data.message}`);
       }
@@ -364,13 +398,28 @@ export class QuellNode extends AudioWorkletNode {
 }
 
 function processorFraming(card: ModelCard): ProcessorFraming {
-  return { fftSize: card.fftSize, hopSize: card.hopSize, modelSampleRate: card.sampleRate, window: card.window, synthesisSize: card.synthesisSize };
+  return {
+    fftSize: card.fftSize,
+    hopSize: card.hopSize,
+    modelSampleRate: card.sampleRate,
+    window: card.window,
+    synthesisSize: card.synthesisSize,
+  };
 }
 
 /** Framing used only to pass audio through when no model card could be read at all. */
 const PASS_THROUGH: ModelCard = {
-  name: 'none (pass-through)', family: 'none', file: '', sampleRate: 16000, fftSize: 512, hopSize: 128, window: 'sqrt-hann',
-  input: { name: '', shape: [257] }, output: { name: '', shape: [257] }, states: [], parameters: 0,
+  name: 'none (pass-through)',
+  family: 'none',
+  file: '',
+  sampleRate: 16000,
+  fftSize: 512,
+  hopSize: 128,
+  window: 'sqrt-hann',
+  input: { name: '', shape: [257] },
+  output: { name: '', shape: [257] },
+  states: [],
+  parameters: 0,
 };
 
 /**

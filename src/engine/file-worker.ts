@@ -33,7 +33,10 @@ function wavSource(file: File): FrameSource {
 
 function memorySource(channels: Float32Array[], sampleRate: number): FrameSource {
   return {
-    sampleRate, channelCount: channels.length, frames: channels[0]?.length ?? 0, peak: peakOf(channels),
+    sampleRate,
+    channelCount: channels.length,
+    frames: channels[0]?.length ?? 0,
+    peak: peakOf(channels),
     read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
   };
 }
@@ -52,7 +55,12 @@ scope.onmessage = async (e: MessageEvent<ToFileWorker>) => {
       onProgress: (fraction) => scope.postMessage({ type: 'progress', fraction }),
     });
     const wav = new Blob(parts, { type: 'audio/wav' });
-    scope.postMessage({ type: 'done', wav, seconds: source.frames / source.sampleRate, processingSeconds: (performance.now() - started) / 1000 });
+    scope.postMessage({
+      type: 'done',
+      wav,
+      seconds: source.frames / source.sampleRate,
+      processingSeconds: (performance.now() - started) / 1000,
+    });
   } catch (err) {
     scope.postMessage({ type: 'error', message: (err as Error).message });
   }

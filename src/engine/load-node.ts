@@ -20,7 +20,8 @@ function readBounded(path: string, limit: number, what: string): Buffer {
   } catch (e) {
     throw (e as Error).message.startsWith(what) ? e : new Error(`${what} ${path} not found or unreadable`);
   }
-  if (size > limit) throw new Error(`${what} ${path} is ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${limit / 2 ** 20} MiB a ${what} may be`);
+  if (size > limit)
+    throw new Error(`${what} ${path} is ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${limit / 2 ** 20} MiB a ${what} may be`);
   try {
     return readFileSync(path);
   } catch {

@@ -60,7 +60,11 @@ export async function fetchCard(url: string): Promise<ModelCard> {
  * The card at `cardUrl`, and its model (resolved relative to the card) in a ModelRunner.
  * `onPhase` hears what is being done, for a page to show while it waits.
  */
-export async function loadRunnerFromUrl(ort: typeof OrtModule, cardUrl: string, onPhase: (phase: string) => void = () => undefined): Promise<ModelRunner> {
+export async function loadRunnerFromUrl(
+  ort: typeof OrtModule,
+  cardUrl: string,
+  onPhase: (phase: string) => void = () => undefined,
+): Promise<ModelRunner> {
   onPhase('reading the model card');
   const card = await fetchCard(cardUrl);
   onPhase(`downloading the model (${card.name}, ${Math.round((card.parameters * 4) / 1e5) / 10} MB)`);

@@ -17,7 +17,10 @@ const index = JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')) as { 
 
 const energy = (x: Float32Array, a: number, b: number) => x.subarray(a, b).reduce((s, v) => s + v * v, 0);
 
-for (const [label, leadIn] of [['digital silence', 0], ['a quiet room (-70 dBFS)', 0.0003]] as const) {
+for (const [label, leadIn] of [
+  ['digital silence', 0],
+  ['a quiet room (-70 dBFS)', 0.0003],
+] as const) {
   test(`noise that starts after ${label} is suppressed by at least 20 dB`, async () => {
     const runner = await loadRunner(join(models, index.default));
     const rate = 16000;
@@ -55,7 +58,10 @@ test('a 48 kHz file: a clean voice keeps its band above 8 kHz within 3 dB, and n
   // breath and sibilance above 8 kHz while the voice is active: what a 48 kHz microphone hears
   const hiss = whiteNoise(voiced.samples.length, 0.02, 12).map((v, i) => (voiced.active[i] ? v : 0));
   const hissLow = resampleAligned(resampleAligned(hiss, rate, 16000), 16000, rate);
-  const voice = add(voiced.samples, hiss.map((v, i) => v - hissLow[i]));
+  const voice = add(
+    voiced.samples,
+    hiss.map((v, i) => v - hissLow[i]),
+  );
   const y = await denoiseChannel(voice, rate, runner);
   const keptDb = 10 * Math.log10(energyAbove(y, rate, 8000) / energyAbove(voice, rate, 8000));
   assert.ok(Math.abs(keptDb) <= 3, `the 8–24 kHz band of a clean voice changed by ${keptDb.toFixed(1)} dB`);

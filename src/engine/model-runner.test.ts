@@ -89,7 +89,11 @@ test('a card cannot send a loader outside its folder, and nothing endless or hug
   const base = readCard(fixtureCard);
   for (const file of ['../quell-gru.onnx', '/dev/zero', 'https://example.com/m.onnx', 'sub/../../x.onnx', '.hidden.onnx', 'model.bin']) {
     writeFileSync(join(dir, 'away.json'), JSON.stringify({ ...base, file }));
-    await assert.rejects(loadRunner(join(dir, 'away.json')), /away\.json is invalid: "file" must name an \.onnx file in the card's own folder/, file);
+    await assert.rejects(
+      loadRunner(join(dir, 'away.json')),
+      /away\.json is invalid: "file" must name an \.onnx file in the card's own folder/,
+      file,
+    );
   }
   // A model file past the size limit is refused before it is read (a sparse file: no disk used).
   writeFileSync(join(dir, 'big.json'), JSON.stringify({ ...base, file: 'big.onnx' }));

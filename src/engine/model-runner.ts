@@ -46,7 +46,10 @@ export class ModelRunner {
     }
     const expected = [card.input.name, ...card.states.map((s) => s.input)];
     const outputs = [card.output.name, ...card.states.map((s) => s.output)];
-    const missing = [...expected.filter((n) => !session.inputNames.includes(n)), ...outputs.filter((n) => !session.outputNames.includes(n))];
+    const missing = [
+      ...expected.filter((n) => !session.inputNames.includes(n)),
+      ...outputs.filter((n) => !session.outputNames.includes(n)),
+    ];
     if (missing.length) throw new Error(`model file ${source} does not match its card: missing ${missing.join(', ')}`);
     return new ModelRunner(ort, session, card);
   }

@@ -111,7 +111,16 @@ function report(frame: number): void {
     stepMedianMs: sorted[Math.floor(n / 2)] ?? 0,
     stepP99Ms: sorted[Math.min(n - 1, Math.floor(n * 0.99))] ?? 0,
     recoveries: runner?.recoveries ?? 0,
-    allSteps: { steps, p50Ms: histogramPercentile(0.5), p99Ms: histogramPercentile(0.99), p999Ms: histogramPercentile(0.999), maxMs: stepMaxMs, over1Ms: stepsOver(1), over2Ms: stepsOver(2), framesBehind: Array.from(framesBehind) },
+    allSteps: {
+      steps,
+      p50Ms: histogramPercentile(0.5),
+      p99Ms: histogramPercentile(0.99),
+      p999Ms: histogramPercentile(0.999),
+      maxMs: stepMaxMs,
+      over1Ms: stepsOver(1),
+      over2Ms: stepsOver(2),
+      framesBehind: Array.from(framesBehind),
+    },
     mask: mask.slice(),
   });
 }

@@ -230,7 +230,12 @@ export interface FrameSource {
  * engine clips at ±1 as a microphone would, and given its level back: the model does not
  * depend on level.
  */
-export async function denoiseFrames(source: FrameSource, runner: ModelRunner, write: (channels: Float32Array[]) => void | Promise<void>, options: OfflineOptions = {}): Promise<void> {
+export async function denoiseFrames(
+  source: FrameSource,
+  runner: ModelRunner,
+  write: (channels: Float32Array[]) => void | Promise<void>,
+  options: OfflineOptions = {},
+): Promise<void> {
   const { sampleRate, channelCount, frames } = source;
   const headroom = source.peak !== undefined && source.peak > 1 && Number.isFinite(source.peak) ? 1 / source.peak : 1;
   const denoisers = Array.from({ length: channelCount }, () => new ChannelDenoiser(runner.withOwnState(), sampleRate, frames, options));
@@ -241,7 +246,7 @@ export async function denoiseFrames(source: FrameSource, runner: ModelRunner, wr
     written += pieces[0].length;
     await write(pieces);
   };
-  for (let done = 0; done < frames; ) {
+  for (let done = 0; done < frames;) {
     const n = Math.min(CHUNK_FRAMES, frames - done);
     await source.read(done, n, chunk);
     const pieces: Float32Array[] = [];
@@ -263,30 +268,49 @@ export async function denoiseFrames(source: FrameSource, runner: ModelRunner, wr
 /** The largest finite magnitude in `channels` (NaN and ±Inf do not count: the engine zeroes them). */
 export function peakOf(channels: Float32Array[], n = channels[0]?.length ?? 0): number {
   let peak = 0;
-  for (const c of channels) for (let i = 0; i < n; i++) {
-    const a = Math.abs(c[i]);
-    if (a > peak && a !== Infinity) peak = a;
-  }
+  for (const c of channels)
+    for (let i = 0; i < n; i++) {
+      const a = Math.abs(c[i]);
+      if (a > peak && a !== Infinity) peak = a;
+    }
   return peak;
 }
 
 /** Denoise whole channels in memory (see denoiseFrames). */
-export async function denoiseChannels(channels: Float32Array[], sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array[]> {
+export async function denoiseChannels(
+  channels: Float32Array[],
+  sampleRate: number,
+  runner: ModelRunner,
+  options: OfflineOptions = {},
+): Promise<Float32Array[]> {
   const frames = channels[0]?.length ?? 0;
   const out = channels.map(() => new Float32Array(frames));
   let at = 0;
   const source: FrameSource = {
-    sampleRate, channelCount: channels.length, frames, peak: peakOf(channels),
+    sampleRate,
+    channelCount: channels.length,
+    frames,
+    peak: peakOf(channels),
     read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
   };
-  await denoiseFrames(source, runner, (pieces) => {
-    pieces.forEach((p, c) => out[c].set(p, at));
-    at += pieces[0].length;
-  }, options);
+  await denoiseFrames(
+    source,
+    runner,
+    (pieces) => {
+      pieces.forEach((p, c) => out[c].set(p, at));
+      at += pieces[0].length;
+    },
+    options,
+  );
   return out;
 }
 
 /** Denoise one whole channel in memory (see denoiseFrames). */
-export async function denoiseChannel(input: Float32Array, sampleRate: number, runner: ModelRunner, options: OfflineOptions = {}): Promise<Float32Array> {
+export async function denoiseChannel(
+  input: Float32Array,
+  sampleRate: number,
+  runner: ModelRunner,
+  options: OfflineOptions = {},
+): Promise<Float32Array> {
   return (await denoiseChannels([input], sampleRate, runner, options))[0];
 }

@@ -76,7 +76,16 @@ export interface ModelWorkerStats {
   /** Steps whose input or output was not finite (state reset, mask bypassed). */
   recoveries: number;
   /** Every step since the model loaded, from a histogram. */
-  allSteps: { steps: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; over1Ms: number; over2Ms: number; framesBehind: number[] };
+  allSteps: {
+    steps: number;
+    p50Ms: number;
+    p99Ms: number;
+    p999Ms: number;
+    maxMs: number;
+    over1Ms: number;
+    over2Ms: number;
+    framesBehind: number[];
+  };
   /** The last mask the model made (before the engine's floor). */
   mask: Float32Array;
 }
@@ -103,7 +112,9 @@ export interface MaskMessage {
 }
 
 /** Page → file worker: a file to denoise, as a WAV file the worker reads itself, or as decoded channels. */
-export type ToFileWorker = { cardUrl: string; maxAttenuationDb?: number } & ({ file: File } | { channels: Float32Array[]; sampleRate: number });
+export type ToFileWorker = { cardUrl: string; maxAttenuationDb?: number } & (
+  { file: File } | { channels: Float32Array[]; sampleRate: number }
+);
 
 /** File worker → page. */
 export type FromFileWorker =

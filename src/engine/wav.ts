@@ -58,7 +58,7 @@ export function readWavLayout(read: (offset: number, length: number) => Uint8Arr
     const b = at + 8 <= fileSize ? read(at, 4) : new Uint8Array(0);
     return b.length === 4 && b.every((c) => c >= 0x20 && c < 0x7f);
   };
-  for (let at = 12; at + 8 <= fileSize; ) {
+  for (let at = 12; at + 8 <= fileSize;) {
     const header = read(at, 8);
     const view = new DataView(header.buffer, header.byteOffset, 8);
     const id = tag(header);
@@ -99,7 +99,14 @@ export function readWavLayout(read: (offset: number, length: number) => Uint8Arr
   const frameBytes = (bits / 8) * channelCount;
   const frames = Math.floor(data!.size / frameBytes);
   if (frames === 0) fail('no audio in the data chunk');
-  return { sampleRate, channelCount, encoding: `${format === FLOAT ? 'float' : 'pcm'}${bits}`, dataOffset: data!.offset, frames, frameBytes };
+  return {
+    sampleRate,
+    channelCount,
+    encoding: `${format === FLOAT ? 'float' : 'pcm'}${bits}`,
+    dataOffset: data!.offset,
+    frames,
+    frameBytes,
+  };
 }
 
 /** Decode the whole frames in `bytes` into `channels` (one array per channel), from index `at`. Returns the frames decoded. */
@@ -145,7 +152,10 @@ export function wavHeader(channelCount: number, sampleRate: number, encoding: st
   const bytes = new Uint8Array(rf64 ? 80 : 44);
   const view = new DataView(bytes.buffer);
   const writeTag = (at: number, s: string) => [...s].forEach((ch, i) => (bytes[at + i] = ch.charCodeAt(0)));
-  const setUint64 = (at: number, v: number) => (view.setUint32(at, v % 2 ** 32, true), view.setUint32(at + 4, Math.floor(v / 2 ** 32), true));
+  const setUint64 = (at: number, v: number) => (
+    view.setUint32(at, v % 2 ** 32, true),
+    view.setUint32(at + 4, Math.floor(v / 2 ** 32), true)
+  );
   writeTag(0, rf64 ? 'RF64' : 'RIFF');
   view.setUint32(4, rf64 ? UNKNOWN_SIZE : 36 + dataSize, true);
   writeTag(8, 'WAVE');
