@@ -129,8 +129,11 @@ test('toggling on and off while audio flows: no click, no dropout, the delay sta
     await start(page);
     await flow(page, 2);
     await page.evaluate(() => (window as unknown as { __quell: { clear(): void } }).__quell.clear());
+    // The space bar toggles processing when no control has focus (a focused button takes Space
+    // itself, as buttons do: after Start, that is the Stop button).
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     for (let i = 0; i < 16; i++) {
-      await page.keyboard.press('Space'); // the space bar toggles processing
+      await page.keyboard.press('Space');
       await page.waitForTimeout(150 + ((i * 37) % 120));
     }
     if ((await state(page)).enabled) await page.keyboard.press('Space'); // end in bypass
