@@ -13,10 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { DEFAULT_MASK_LATENCY, engineOptions } from '../src/engine/card';
+import { binCount, DEFAULT_MASK_LATENCY, engineOptions } from '../src/engine/card';
 import { framingDelay } from '../src/dsp/window';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
-import { loadRunner, readCard } from '../src/engine/load-node';
+import { loadRunner, readCard, readModelIndex } from '../src/engine/load-node';
 import type { ModelRunner } from '../src/engine/model-runner';
 import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { launchWithMicrophone } from '../e2e/browser';
@@ -76,7 +76,7 @@ const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(
 async function nodeFigures(cardPath: string) {
   const runner = await loadRunner(cardPath);
   const card = runner.card;
-  const bins = card.fftSize / 2 + 1;
+  const bins = binCount(card);
   const signal = add(speechLike(20, 16000, 5, 0.1).samples, whiteNoise(320000, 0.01, 6));
   const engine = new FrameEngine(engineOptions(card, 0));
   const mask = new Float32Array(bins);
@@ -162,7 +162,7 @@ async function streamLikeTheWorklet(x: Float32Array, rate: number, runner: Model
   const engine = new FrameEngine(engineOptions(card, 1));
   const adapter = new StreamAdapter(engine, rate, card.sampleRate);
   const quantum = new Float32Array(128);
-  const mask = new Float32Array(card.fftSize / 2 + 1);
+  const mask = new Float32Array(binCount(card));
   let newFrame = -1;
   runner.reset();
   for (let i = 0; i + quantum.length <= x.length; i += quantum.length) {
@@ -233,7 +233,7 @@ async function measuredDelays(cardPath: string) {
   for (const rate of [16000, 44100, 48000]) {
     const engine = new FrameEngine(engineOptions(card, DEFAULT_MASK_LATENCY));
     const adapter = new StreamAdapter(engine, rate, card.sampleRate);
-    const ones = new Float32Array(card.fftSize / 2 + 1).fill(1);
+    const ones = new Float32Array(binCount(card)).fill(1);
     const x = clicks(rate);
     const y = new Float32Array(x.length);
     for (let i = 0; i + 128 <= x.length; i += 128)
@@ -485,13 +485,12 @@ async function soakSection() {
 }
 
 function defaultCardPath(): string {
-  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string };
-  return join(root, 'models', index.default);
+  return readModelIndex(join(root, 'models')).defaultCard;
 }
 
 async function main() {
   if (soakOnly) return soakSection();
-  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
+  const index = readModelIndex(join(root, 'models'));
   const defaultCard = defaultCardPath();
   const defaultName = readCard(defaultCard).name;
   say(`# Benchmarks`);
@@ -504,8 +503,8 @@ async function main() {
   say();
   say('| model | parameters | model step median | p99 | rest of the frame (STFT, mask, inverse FFT, overlap-add) median | p99 |');
   say('|---|---|---|---|---|---|');
-  for (const m of index.models) {
-    const f = await nodeFigures(join(root, 'models', m));
+  for (const cardPath of index.cards) {
+    const f = await nodeFigures(cardPath);
     say(`| ${f.card.name} | ${f.card.parameters} | ${ms(f.step.median)} | ${ms(f.step.p99)} | ${ms(f.dsp.median)} | ${ms(f.dsp.p99)} |`);
   }
   const msg = await messaging();
@@ -516,7 +515,7 @@ async function main() {
   say();
   say(`## CPU per second of audio (real-time factor), same 30 s of audio, one thread, median of ${RTF_ROUNDS} interleaved passes`);
   say();
-  const ordered = [index.default, ...index.models.filter((m) => m !== index.default)].map((m) => join(root, 'models', m));
+  const ordered = [index.defaultCard, ...index.cards.filter((c) => c !== index.defaultCard)];
   const rtf = await realTimeFactors(ordered);
   const quell = Object.values(rtf)[0]; // the default model
   say(`| system | real-time factor | ${Object.keys(rtf)[0]} / system |`);

@@ -9,7 +9,7 @@
  * AudioWorkletGlobalScope has no performance.now()).
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { engineOptions } from '../src/engine/card';
+import { binCount, engineOptions } from '../src/engine/card';
 import { defaultModelUrl } from '../src/engine/denoiser';
 import { fetchCard } from '../src/engine/load-web';
 import { createFrameRing, FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
@@ -77,7 +77,7 @@ export type ProbeResult = Awaited<ReturnType<typeof probe>> & { error?: string }
 async function probe() {
   const cardUrl = await defaultModelUrl();
   const card = await fetchCard(cardUrl);
-  const bins = card.fftSize / 2 + 1;
+  const bins = binCount(card);
   const engine = new FrameEngine(engineOptions(card, 0));
   const dsp = dspPerHop(engine, card.hopSize, bins);
   const trips = await roundTrips(cardUrl, bins, (1000 * card.hopSize) / card.sampleRate);

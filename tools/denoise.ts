@@ -18,7 +18,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   realpathSync,
   renameSync,
@@ -28,7 +27,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRunner } from '../src/engine/load-node';
+import { loadRunner, readModelIndex } from '../src/engine/load-node';
 import type { ModelRunner } from '../src/engine/model-runner';
 import { CHUNK_FRAMES, denoiseFrames, peakOf, type FrameSource } from '../src/engine/offline';
 import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from '../src/engine/wav';
@@ -45,8 +44,7 @@ const USAGE = `usage: npm run denoise -- IN.wav OUT.wav | IN_DIR OUT_DIR [option
   --help                   this text`;
 
 export function defaultCardPath(): string {
-  const index = JSON.parse(readFileSync(join(root, 'models', 'index.json'), 'utf8'));
-  return join(root, 'models', index.default);
+  return readModelIndex(join(root, 'models')).defaultCard;
 }
 
 class UsageError extends Error {}

@@ -15,7 +15,7 @@ import { framingDelay } from '../src/dsp/window';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRunner } from '../src/engine/load-node';
+import { loadRunner, readModelIndex } from '../src/engine/load-node';
 import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { decodeWav } from '../src/engine/wav';
 import { bestLag, energyDb, estoi, siSdr, stoi } from './metrics';
@@ -241,14 +241,13 @@ async function main(): Promise<void> {
   const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
   const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
   const cardOf = new Map<string, string>(); // system name → card path, to record its scores
-  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { default: string; models: string[] };
-  for (const m of index.models) {
-    const runner = await loadRunner(join(root, 'models', m));
+  for (const cardPath of readModelIndex(join(root, 'models')).cards) {
+    const runner = await loadRunner(cardPath);
     if (runner.card.fixture) continue;
     const card = runner.card;
     // Quell's live delay at 16 kHz: the framing's own delay + the mask wait (2 hops); files are compensated.
     const delayMs = ((framingDelay(card) + 2 * card.hopSize) / card.sampleRate) * 1000;
-    cardOf.set(`Quell ${card.name}`, join(root, 'models', m));
+    cardOf.set(`Quell ${card.name}`, cardPath);
     const system: System = {
       name: `Quell ${card.name}`,
       delayMs,

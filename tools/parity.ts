@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { engineOptions } from '../src/engine/card';
-import { loadRunner, readCard } from '../src/engine/load-node';
+import { binCount, engineOptions } from '../src/engine/card';
+import { loadRunner, readCard, readModelIndex } from '../src/engine/load-node';
 import { decodeWav } from '../src/engine/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,7 +25,7 @@ const floats = (path: string) => {
 async function onnxStage(cardPath: string): Promise<number[]> {
   const card = readCard(cardPath) as ReturnType<typeof readCard> & { golden: { file: string; frames: number } };
   const golden = floats(join(dirname(cardPath), card.golden.file));
-  const bins = card.fftSize / 2 + 1;
+  const bins = binCount(card);
   const frames = card.golden.frames;
   const runner = await loadRunner(cardPath);
   const mask = new Float32Array(bins);
@@ -56,7 +56,7 @@ async function engineStage(cardPath: string): Promise<number[]> {
     hopIn.fill(0);
     if (h * hop < x.length) hopIn.set(x.subarray(h * hop, Math.min((h + 1) * hop, x.length)));
     const frame = engine.pushHop(hopIn);
-    const mask = new Float32Array(card.fftSize / 2 + 1);
+    const mask = new Float32Array(binCount(card));
     await runner.step(engine.magnitudes, mask);
     pending.push({ frame, mask });
     while (pending.length > maskLatency) {
@@ -79,8 +79,7 @@ async function engineStage(cardPath: string): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const index = JSON.parse(readFileSync(join(root, 'models/index.json'), 'utf8')) as { models: string[] };
-  const cards = index.models.map((m) => join(root, 'models', m));
+  const cards = readModelIndex(join(root, 'models')).cards;
   const torch = JSON.parse(
     execFileSync('/usr/bin/python3', [join(root, 'training/parity.py'), 'torch', ...cards], { encoding: 'utf8' }),
   ) as Record<string, number[]>;

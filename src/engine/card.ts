@@ -43,6 +43,26 @@ const MIN_FFT = 64;
 const MAX_FFT = 8192;
 const MAX_STATE_VALUES = 1 << 20;
 
+/** Gain-mask bins (and STFT magnitudes) of a card's model: fftSize / 2 + 1. */
+export function binCount(card: { fftSize: number }): number {
+  return card.fftSize / 2 + 1;
+}
+
+/** models/index.json: the cards a build offers (paths relative to the index), and the default. */
+export interface ModelIndex {
+  default: string;
+  models: string[];
+}
+
+/** Check a parsed models/index.json; `source` names it in errors. */
+export function parseModelIndex(json: unknown, source: string): ModelIndex {
+  const i = json as Partial<ModelIndex> | null;
+  if (!i || typeof i.default !== 'string' || !Array.isArray(i.models) || !i.models.every((m) => typeof m === 'string')) {
+    throw new Error(`model index ${source} is invalid: it needs "default" (a card path) and "models" (a list of card paths)`);
+  }
+  return i as ModelIndex;
+}
+
 /** Check a parsed card; throws an Error that names the card and the first problem found. */
 export function parseModelCard(json: unknown, source: string): ModelCard {
   const fail = (why: string): never => {

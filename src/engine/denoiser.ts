@@ -21,8 +21,8 @@ import type {
   ToProcessor,
 } from './protocol';
 import { framingWindows, synthesisSizeOf } from '../dsp/window';
-import { DEFAULT_MASK_LATENCY, type ModelCard } from './card';
-import { fetchCard } from './load-web';
+import { binCount, DEFAULT_MASK_LATENCY, type ModelCard } from './card';
+import { fetchCard, fetchModelIndex } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
 
 export interface DenoiserOptions {
@@ -51,11 +51,7 @@ export { DEFAULT_MASK_LATENCY };
 export const MAX_MASK_LATENCY = 8;
 
 export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): Promise<string> {
-  const indexUrl = new URL(`${base}models/index.json`, location.href).href;
-  const response = await fetch(indexUrl);
-  if (!response.ok) throw new Error(`model index ${indexUrl} could not be fetched: HTTP ${response.status}`);
-  const index = (await response.json()) as { default: string };
-  return new URL(index.default, indexUrl).href;
+  return (await fetchModelIndex(base)).defaultCard;
 }
 
 const loadedContexts = new WeakSet<BaseAudioContext>();
@@ -190,7 +186,7 @@ export class QuellNode extends AudioWorkletNode {
       throw new Error(`maskLatency must be a whole number of hops from 0 to ${MAX_MASK_LATENCY}, got ${maskLatency}`);
     }
     const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
-    const ring = isolated ? createFrameRing(card.fftSize / 2 + 1) : null;
+    const ring = isolated ? createFrameRing(binCount(card)) : null;
     super(context, 'quell-processor', {
       numberOfInputs: 1,
       numberOfOutputs: 1,
@@ -249,7 +245,7 @@ export class QuellNode extends AudioWorkletNode {
     const card = await fetchCard(modelUrl);
     if (card.fftSize !== this.card.fftSize) {
       throw new Error(
-        `model ${card.name} has ${card.fftSize / 2 + 1} bins where the running one has ${this.card.fftSize / 2 + 1}; create a new denoiser for it`,
+        `model ${card.name} has ${binCount(card)} bins where the running one has ${binCount(this.card)}; create a new denoiser for it`,
       );
     }
     // The running model goes on denoising while the new one loads (a failure leaves it running),

@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as ort from 'onnxruntime-web';
-import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, type ModelCard } from './card';
+import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, parseModelIndex, type ModelCard } from './card';
 import { ModelRunner } from './model-runner';
 
 ort.env.wasm.numThreads = 1; // the browser worker runs one thread too
@@ -27,6 +27,19 @@ function readBounded(path: string, limit: number, what: string): Buffer {
   } catch {
     throw new Error(`${what} ${path} not found or unreadable`);
   }
+}
+
+/** The repository's bundled models: models/index.json, as absolute card paths. */
+export function readModelIndex(modelsDir: string): { defaultCard: string; cards: string[] } {
+  const path = resolve(modelsDir, 'index.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(readBounded(path, MAX_CARD_BYTES, 'model index').toString('utf8'));
+  } catch (e) {
+    throw (e as Error).message.startsWith('model index') ? e : new Error(`model index ${path} is not valid JSON`);
+  }
+  const index = parseModelIndex(json, path);
+  return { defaultCard: resolve(modelsDir, index.default), cards: index.models.map((m) => resolve(modelsDir, m)) };
 }
 
 export function readCard(cardPath: string): ModelCard {

@@ -1,6 +1,6 @@
 /** Loading a model card and its ONNX file over fetch, for the browser (page and workers). */
 import type * as OrtModule from 'onnxruntime-web';
-import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, type ModelCard } from './card';
+import { MAX_CARD_BYTES, MAX_MODEL_BYTES, parseModelCard, parseModelIndex, type ModelCard } from './card';
 import { ModelRunner } from './model-runner';
 
 async function fetchOk(url: string, what: string): Promise<Response> {
@@ -40,6 +40,20 @@ async function readBounded(response: Response, url: string, limit: number, what:
     at += part.length;
   }
   return bytes;
+}
+
+/** A build's models/index.json (under `base`), as absolute card URLs. */
+export async function fetchModelIndex(base: string): Promise<{ defaultCard: string; cards: string[] }> {
+  const url = new URL(`${base}models/index.json`, location.href).href;
+  const response = await fetchOk(url, 'model index');
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await readBounded(response, url, MAX_CARD_BYTES, 'model index')));
+  } catch (e) {
+    throw (e as Error).message.startsWith('model index') ? e : new Error(`model index ${url} is not valid JSON`);
+  }
+  const index = parseModelIndex(json, url);
+  return { defaultCard: new URL(index.default, url).href, cards: index.models.map((m) => new URL(m, url).href) };
 }
 
 export async function fetchCard(url: string): Promise<ModelCard> {

@@ -4,16 +4,15 @@
  * and stays removed.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { add, hum, keyboardClicks, speechLike, whiteNoise } from '../../tools/signals';
-import { loadRunner } from './load-node';
+import { loadRunner, readModelIndex } from './load-node';
 import { denoiseChannel, resampleAligned } from './offline';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
-const index = JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')) as { default: string };
+const defaultCard = readModelIndex(models).defaultCard;
 
 const energy = (x: Float32Array, a: number, b: number) => x.subarray(a, b).reduce((s, v) => s + v * v, 0);
 
@@ -22,7 +21,7 @@ for (const [label, leadIn] of [
   ['a quiet room (-70 dBFS)', 0.0003],
 ] as const) {
   test(`noise that starts after ${label} is suppressed by at least 20 dB`, async () => {
-    const runner = await loadRunner(join(models, index.default));
+    const runner = await loadRunner(defaultCard);
     const rate = 16000;
     const n = 8 * rate;
     const noise = add(whiteNoise(n, 0.01, 3), hum(n, rate, 0.01), keyboardClicks(n, rate, 0.01, 4));
@@ -52,7 +51,7 @@ function energyOf(x: Float32Array, rate: number): number {
 }
 
 test('a 48 kHz file: a clean voice keeps its band above 8 kHz within 3 dB, and noise alone loses at least as much there as below', async () => {
-  const runner = await loadRunner(join(models, index.default));
+  const runner = await loadRunner(defaultCard);
   const rate = 48000;
   const voiced = speechLike(6, rate, 11, 0.05);
   // breath and sibilance above 8 kHz while the voice is active: what a 48 kHz microphone hears

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadRunner, readCard } from './load-node';
+import { binCount } from './card';
+import { loadRunner, readCard, readModelIndex } from './load-node';
 import { denoiseChannel } from './offline';
 import { decodeWav } from './wav';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const fixtureCard = join(models, 'fixture/quell-fixture.json');
-const index = JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')) as { models: string[] };
-const cards = [...new Set(['fixture/quell-fixture.json', ...index.models])].map((m) => join(models, m));
+const cards = [...new Set([fixtureCard, ...readModelIndex(models).cards])];
 
 function readFloats(path: string): Float32Array {
   const b = readFileSync(path);
@@ -23,7 +23,7 @@ for (const cardPath of cards) {
     const card = readCard(cardPath) as ReturnType<typeof readCard> & { golden: { file: string; frames: number } };
     const golden = readFloats(join(dirname(cardPath), card.golden.file));
     const frames = card.golden.frames;
-    const bins = card.fftSize / 2 + 1;
+    const bins = binCount(card);
     const runner = await loadRunner(cardPath);
     const mask = new Float32Array(bins);
     let worst = 0;

@@ -1,5 +1,5 @@
 import type * as OrtModule from 'onnxruntime-web';
-import type { ModelCard } from './card';
+import { binCount, type ModelCard } from './card';
 
 type Ort = typeof OrtModule;
 
@@ -28,7 +28,7 @@ export class ModelRunner {
     this.card = card;
     this.ort = ort;
     this.session = session;
-    const bins = card.fftSize / 2 + 1;
+    const bins = binCount(card);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
     this.inputData = new Float32Array(bins);
     this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(size(s.shape)), s.shape));

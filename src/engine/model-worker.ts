@@ -5,7 +5,7 @@
  * on a MessagePort straight from the worklet. Step times and the latest mask go to the page.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import type { ModelCard } from './card';
+import { binCount, type ModelCard } from './card';
 import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from './frame-ring';
 import { loadRunnerFromUrl } from './load-web';
 import type { ModelRunner } from './model-runner';
@@ -17,7 +17,7 @@ ort.env.wasm.proxy = false;
 const scope = self as unknown as { postMessage(m: FromModelWorker): void; onmessage: ((e: MessageEvent<ToModelWorker>) => void) | null };
 let runner: ModelRunner | null = null;
 let card: ModelCard | null = null;
-let mask = new Float32Array(257);
+let mask = new Float32Array(0); // sized from the card at load
 let ring: FrameRing | null = null;
 let resetRequested = false;
 /**
@@ -44,7 +44,7 @@ const framesBehind = new Uint32Array(8);
 async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
   const loaded = await loadRunnerFromUrl(ort, cardUrl, (phase) => scope.postMessage({ type: 'loading', phase }));
-  mask = new Float32Array(loaded.card.fftSize / 2 + 1);
+  mask = new Float32Array(binCount(loaded.card));
   // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
   // the first frames of the stream, which would then miss their deadline.
   scope.postMessage({ type: 'loading', phase: 'warming up' });
@@ -183,7 +183,7 @@ scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
       if (!card) throw new Error('connect came before a model was loaded');
       if (msg.ring) {
         const previous = ring;
-        ring = new FrameRing(msg.ring, card.fftSize / 2 + 1);
+        ring = new FrameRing(msg.ring, binCount(card));
         if (previous) Atomics.notify(previous.control, WRITTEN); // its loop wakes, sees it is replaced, ends
         serveRing(ring).catch(reportStepError);
       } else if (msg.port) {

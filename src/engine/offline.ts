@@ -1,5 +1,5 @@
 import { cleanSample, FrameEngine } from '../dsp/frame-engine';
-import { engineOptions } from './card';
+import { binCount, engineOptions } from './card';
 import { StreamingResampler } from '../dsp/resampler';
 import type { ModelRunner } from './model-runner';
 
@@ -116,7 +116,7 @@ export class ChannelDenoiser {
     this.hopIn = new Float32Array(hop);
     this.hopOut = new Float32Array(hop);
     this.hopGain = sampleRate > card.sampleRate ? new Float32Array(hop) : undefined;
-    this.mask = new Float32Array(card.fftSize / 2 + 1);
+    this.mask = new Float32Array(binCount(card));
     this.scratch = new Float32Array(8192);
     this.upRoom = new Float32Array(this.up ? this.up.maxOutput(Math.max(hop, this.up.delayFlush)) : 0);
     this.out = new Float32Array(8192);
