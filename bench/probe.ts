@@ -12,7 +12,7 @@ import { FrameEngine } from '../src/dsp/frame-engine';
 import { binCount, engineOptions } from '../src/engine/card';
 import { defaultModelUrl } from '../src/engine/denoiser';
 import { fetchCard } from '../src/engine/load-web';
-import { createFrameRing, FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
+import { createFrameRing, FrameRing } from '../src/engine/frame-ring';
 
 const percentiles = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,15 +50,15 @@ async function roundTrips(cardUrl: string, bins: number, hopMs: number) {
   const ring = new FrameRing(buffers, bins);
   worker.postMessage({ type: 'connect', ring: buffers });
   const times: number[] = [];
+  const magnitudes = new Float32Array(bins);
   for (let frame = 0; frame < 1500; frame++) {
     await new Promise((r) => setTimeout(r, hopMs)); // one frame per hop, as the audio arrives
-    ring.magnitudeSlots[frame % RING_SLOTS].fill(0.01 * (frame % 7));
+    magnitudes.fill(0.01 * (frame % 7));
     const t0 = performance.now();
-    Atomics.store(ring.control, WRITTEN, frame + 1);
-    Atomics.notify(ring.control, WRITTEN);
+    ring.writeFrame(frame, magnitudes);
     // Spin until the mask is there (the worker does not notify: the worklet never waits, it
     // looks at the ring once per render quantum).
-    while (Atomics.load(ring.control, MASKED) < frame + 1) {
+    while (ring.masksWritten < frame + 1) {
       if (performance.now() - t0 > 1000) throw new Error(`no mask for frame ${frame} after 1 s`);
     }
     if (frame >= 100) times.push(performance.now() - t0);

@@ -8,7 +8,7 @@
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
-import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from '../src/engine/frame-ring';
+import { FrameRing } from '../src/engine/frame-ring';
 import type { FrameMessage, FromProcessor, MaskMessage, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/engine/protocol';
 
 declare const sampleRate: number;
@@ -34,6 +34,8 @@ class QuellProcessor extends AudioWorkletProcessor {
   private readonly ring?: FrameRing;
   private workerPort?: MessagePort;
   private nextMaskFrame = 0;
+  /** Masks from the ring to the engine in use (made once: nothing allocates per quantum). */
+  private readonly setMask = (frame: number, mask: Float32Array) => this.engine.setMask(frame, mask);
   private quanta = 0;
   private peakIn = 0;
   private peakOut = 0;
@@ -124,10 +126,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   }
 
   private sendToRing(frame: number, magnitudes: Float32Array): void {
-    const ring = this.ring!;
-    ring.magnitudeSlots[frame % RING_SLOTS].set(magnitudes);
-    Atomics.store(ring.control, WRITTEN, frame + 1);
-    Atomics.notify(ring.control, WRITTEN);
+    this.ring!.writeFrame(frame, magnitudes);
   }
 
   private sendToPort(frame: number, magnitudes: Float32Array): void {
@@ -136,13 +135,7 @@ class QuellProcessor extends AudioWorkletProcessor {
   }
 
   private collectMasks(): void {
-    const ring = this.ring!;
-    const masked = Atomics.load(ring.control, MASKED);
-    for (let f = Math.max(this.nextMaskFrame, masked - RING_SLOTS); f < masked; f++) {
-      const slot = f % RING_SLOTS;
-      if (ring.maskFrames[slot] === f) this.engine.setMask(f, ring.maskSlots[slot]);
-    }
-    this.nextMaskFrame = masked;
+    this.nextMaskFrame = this.ring!.collectMasks(this.nextMaskFrame, this.setMask);
   }
 
   private fadeOutPreviousFraming(input: Float32Array, output: Float32Array): void {

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { binCount, type ModelCard } from './card';
-import { FrameRing, MASKED, RING_SLOTS, WRITTEN } from './frame-ring';
+import { FrameRing, RING_SLOTS } from './frame-ring';
 import { loadRunnerFromUrl } from './load-web';
 import type { ModelRunner } from './model-runner';
 import type { FrameMessage, FromModelWorker, MaskMessage, ToModelWorker } from './protocol';
@@ -127,27 +127,20 @@ function report(frame: number): void {
 
 /** Ring mode: wait for frames with Atomics.waitAsync and answer each in order. */
 async function serveRing(r: FrameRing): Promise<void> {
-  let next = Atomics.load(r.control, WRITTEN);
-  const magnitudes = new Float32Array(r.magnitudeSlots[0].length);
+  let next = r.framesWritten;
+  const magnitudes = new Float32Array(mask.length);
   while (ring === r) {
-    const written = Atomics.load(r.control, WRITTEN);
+    const written = r.framesWritten;
     if (next >= written) {
-      // No timeout: in Chromium a timed waitAsync woke ~4 ms after the notify (a quarter of
-      // the mask budget); without one, the bench probe's frame→mask round trip fell from
-      // 3.1 ms to 0.49 ms (medians).
-      const wait = Atomics.waitAsync(r.control, WRITTEN, written);
-      if (wait.async) await wait.value;
+      await r.waitForFrames(written);
       continue;
     }
     if (written - next >= RING_SLOTS) next = written - 1; // fell behind: those masks are late anyway
-    const slot = next % RING_SLOTS;
-    magnitudes.set(r.magnitudeSlots[slot]);
+    r.readFrame(next, magnitudes);
     if (runner) {
       await step(next, magnitudes);
-      r.maskSlots[slot].set(mask);
-      r.maskFrames[slot] = next;
-      Atomics.store(r.control, MASKED, next + 1);
-      framesBehind[Math.max(0, Math.min(framesBehind.length - 1, Atomics.load(r.control, WRITTEN) - 1 - next))]++;
+      r.writeMask(next, mask);
+      framesBehind[Math.max(0, Math.min(framesBehind.length - 1, r.framesWritten - 1 - next))]++;
     }
     next++;
   }
@@ -184,7 +177,7 @@ scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
       if (msg.ring) {
         const previous = ring;
         ring = new FrameRing(msg.ring, binCount(card));
-        if (previous) Atomics.notify(previous.control, WRITTEN); // its loop wakes, sees it is replaced, ends
+        previous?.wake(); // its loop wakes, sees it is replaced, ends
         serveRing(ring).catch(reportStepError);
       } else if (msg.port) {
         const answer = msg.port;
