@@ -179,6 +179,7 @@ class QuellProcessor extends AudioWorkletProcessor {
         badSamples: e.badSamples,
         peakIn: this.peakIn,
         peakOut: this.peakOut,
+        mask: e.currentMask.slice(), // what is applied (strength and bypass included), for the page's view
       });
       this.peakIn = this.peakOut = 0;
     }

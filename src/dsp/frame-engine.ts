@@ -150,15 +150,6 @@ export class FrameEngine {
     this.fadeTarget = this.enabled && this.modelReady && !this.isStarved ? 1 : 0;
   }
 
-  /** Clear the spectral history, masks and overlap buffers (not the delay line). */
-  reset(): void {
-    this.history.fill(0);
-    this.overlap.fill(0);
-    this.maskFrame.fill(-1);
-    this.heldMask.fill(1);
-    this.provisionalFrame = -1;
-  }
-
   /** Frame the next hop of input; returns the new frame's index. Read `magnitudes` after. */
   pushHop(input: Float32Array): number {
     const { hopSize, fftSize, history } = this;

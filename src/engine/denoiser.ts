@@ -40,7 +40,6 @@ export interface DenoiserStats extends ProcessorStats {
   stepMedianMs: number;
   stepP99Ms: number;
   workerRestarts: number;
-  mask: Float32Array | null;
   /** Every step since the model loaded (for long runs): percentiles, and how far behind the worker was. */
   allSteps?: ModelWorkerStats['allSteps'];
 }
@@ -278,11 +277,6 @@ export class QuellNode extends AudioWorkletNode {
     this.adoptWorker(next.worker);
   }
 
-  /** Zero the model's recurrent state (a new speaker, a new room). */
-  resetState(): void {
-    if (this.worker) toModelWorker(this.worker, { type: 'reset' });
-  }
-
   /** For tests and the failure drill: kill the model worker as a crash would. */
   crashWorkerForTest(): void {
     this.worker?.terminate();
@@ -341,7 +335,6 @@ export class QuellNode extends AudioWorkletNode {
           stepMedianMs: e.data.stepMedianMs,
           stepP99Ms: e.data.stepP99Ms,
           allSteps: e.data.allSteps,
-          mask: e.data.mask,
         });
       } else if (e.data.type === 'error' && worker === this.worker) {
         this.onWorkerDied(`model worker failed: ${e.data.message}`);

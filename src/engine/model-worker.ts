@@ -19,7 +19,6 @@ let runner: ModelRunner | null = null;
 let card: ModelCard | null = null;
 let mask = new Float32Array(0); // sized from the card at load
 let ring: FrameRing | null = null;
-let resetRequested = false;
 /**
  * The magnitudes of the last frames stepped, so that a model switched in can be warmed on the
  * audio of the moment instead of starting cold (a recurrent model takes seconds to settle).
@@ -63,10 +62,6 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
 }
 
 async function step(frame: number, magnitudes: Float32Array): Promise<void> {
-  if (resetRequested) {
-    runner!.reset();
-    resetRequested = false;
-  }
   history.set(magnitudes, historyNext * mask.length);
   historyNext = (historyNext + 1) % historyFrames;
   historyCount = Math.min(historyCount + 1, historyFrames);
@@ -121,7 +116,6 @@ function report(frame: number): void {
       over2Ms: stepsOver(2),
       framesBehind: Array.from(framesBehind),
     },
-    mask: mask.slice(),
   });
 }
 
@@ -158,8 +152,6 @@ scope.onmessage = async (e: MessageEvent<ToModelWorker>) => {
     if (msg.type === 'load') {
       await load(msg.cardUrl, msg.wasmPaths);
       scope.postMessage({ type: 'ready', card: card! });
-    } else if (msg.type === 'reset') {
-      resetRequested = true;
     } else if (msg.type === 'history') {
       const bins = mask.length;
       const frames = new Float32Array(historyCount * bins);

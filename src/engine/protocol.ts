@@ -48,6 +48,8 @@ export interface ProcessorStats {
   badSamples: number;
   peakIn: number;
   peakOut: number;
+  /** The gain mask applied to the last frame: the model's, floored by the strength setting (computed in bypass too, not heard). */
+  mask: Float32Array | null;
 }
 
 /** Processor → node. */
@@ -59,7 +61,6 @@ export type FromProcessor =
 export type ToModelWorker =
   | { type: 'load'; cardUrl: string; wasmPaths?: string }
   | { type: 'connect'; port?: MessagePort; ring?: FrameRingBuffers }
-  | { type: 'reset' }
   /** Send back the magnitudes of the last frames stepped (`history`), oldest first. */
   | { type: 'history' }
   /** Step the model over these frames (magnitudes, one frame after another) to warm its state, then say `warmed`. */
@@ -86,8 +87,6 @@ export interface ModelWorkerStats {
     over2Ms: number;
     framesBehind: number[];
   };
-  /** The last mask the model made (before the engine's floor). */
-  mask: Float32Array;
 }
 
 /** Model worker → node. */
