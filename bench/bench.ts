@@ -356,6 +356,7 @@ async function browserFigures() {
     ),
   );
   const server = await startServer();
+  const card = readCard(defaultCardPath()); // the page runs the default model
   const scenario = noisySpeech('bench');
   const browser = await launchWithMicrophone(scenario.file);
   let busy: ChildProcess | null = null;
@@ -387,7 +388,7 @@ async function browserFigures() {
         await page.waitForTimeout(500);
       }
     };
-    await waitFrames(Math.round((10 * 16000) / 128));
+    await waitFrames(Math.round((10 * card.sampleRate) / card.hopSize));
     const early = { state: await get(), memory: await memory() };
     // measureUserAgentSpecificMemory (which no user's page calls) makes every context of the
     // page do work: in trial runs, 7–8 frames went late 4.6 s after it returned in 2 of 7,
@@ -395,7 +396,7 @@ async function browserFigures() {
     // before then are shown apart.
     await page.waitForTimeout(10000);
     const soakStart = await get();
-    const soakFrames = Math.round((soakMinutes * 60 * 16000) / 128);
+    const soakFrames = Math.round((soakMinutes * 60 * card.sampleRate) / card.hopSize);
     let last = soakStart;
     const browserPid = findBrowserPid();
     const cpuBefore = browserCpuSeconds(browserPid);

@@ -1,6 +1,9 @@
 /** Helpers for the browser tests: start the app on a fake microphone, read what it played. */
 import type { DenoiserStats } from '../src/engine/denoiser';
 import { expect, type Browser, type Page } from '@playwright/test';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCard, readModelIndex } from '../src/engine/load-node';
 import { launchWithMicrophone } from './browser';
 
 export interface Captured {
@@ -51,10 +54,14 @@ export function state(page: Page): Promise<AppState> {
   return page.evaluate(() => (window as unknown as { __quell: { state(): AppState } }).__quell.state());
 }
 
+/** Frames per second of the default model, which the tests run. */
+const defaultCard = readCard(readModelIndex(resolve(dirname(fileURLToPath(import.meta.url)), '../models')).defaultCard);
+const framesPerSecond = defaultCard.sampleRate / defaultCard.hopSize;
+
 /** Wait until `seconds` more of audio have gone through the engine. */
 export async function flow(page: Page, seconds: number): Promise<void> {
   const s0 = await state(page);
-  const hops = Math.round((seconds * 16000) / 128);
+  const hops = Math.round(seconds * framesPerSecond);
   const from = s0.stats?.frames ?? 0;
   await expect
     .poll(async () => ((await state(page)).stats?.frames ?? 0) - from, { timeout: seconds * 1000 * 3 + 10_000, intervals: [250] })

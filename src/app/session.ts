@@ -3,7 +3,8 @@
  * spectrograms and a recorder for A/B. Every failure becomes a message a person can act on.
  */
 import recorderUrl from '../../worklets/recorder-processor.ts?worker&url';
-import { createDenoiser, type DenoiserOptions, type QuellNode } from '../engine/denoiser';
+import { createDenoiser, defaultModelUrl, type DenoiserOptions, type QuellNode } from '../engine/denoiser';
+import { fetchCard } from '../engine/load-web';
 
 export interface SessionOptions extends DenoiserOptions {
   deviceId?: string;
@@ -30,11 +31,18 @@ export function microphoneError(e: unknown): string {
   return `The microphone could not be opened: ${(e as Error)?.message ?? e}`;
 }
 
-/** A 16 kHz context saves resampling; browsers that refuse it (or its mic) get their own rate. */
-async function openContext(stream: MediaStream, rate?: number): Promise<{ context: AudioContext; source: MediaStreamAudioSourceNode }> {
+/**
+ * A context at the model's rate saves resampling; browsers that refuse it (or its mic) get their
+ * own rate. `rate` forces one (for tests and experiments).
+ */
+async function openContext(
+  stream: MediaStream,
+  rate: number | undefined,
+  modelRate: number | undefined,
+): Promise<{ context: AudioContext; source: MediaStreamAudioSourceNode }> {
   const attempts: (AudioContextOptions | undefined)[] = rate
     ? [{ sampleRate: rate, latencyHint: 'interactive' }]
-    : [{ sampleRate: 16000, latencyHint: 'interactive' }, { latencyHint: 'interactive' }];
+    : [...(modelRate ? [{ sampleRate: modelRate, latencyHint: 'interactive' } as const] : []), { latencyHint: 'interactive' }];
   let lastError: unknown;
   for (const options of attempts) {
     let context: AudioContext | undefined;
@@ -119,7 +127,12 @@ export class Session {
       throw new Error(microphoneError(e));
     }
     try {
-      const { context, source } = await openContext(stream, options.contextRate);
+      // (an unreadable card is reported by createDenoiser below, which then passes audio through)
+      const modelRate = await fetchCard(options.modelUrl ?? (await defaultModelUrl())).then(
+        (c) => c.sampleRate,
+        () => undefined,
+      );
+      const { context, source } = await openContext(stream, options.contextRate, modelRate);
       await context.audioWorklet.addModule(recorderUrl);
       const recorder = new AudioWorkletNode(context, 'quell-recorder', { numberOfInputs: 2, numberOfOutputs: 0 });
       const node = await createDenoiser(context, options);
