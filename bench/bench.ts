@@ -374,16 +374,17 @@ async function browserFigures() {
     await page.goto(`http://127.0.0.1:4174/${pageQuery ? `?${pageQuery}` : ''}`);
     await page.waitForTimeout(3000); // a person reads the page before pressing Start (the model preloads meanwhile)
     await page.getByRole('button', { name: 'Start microphone' }).click();
-    // The page's state once audio runs: its stats are there from the first frame on.
+    const read = () => page.evaluate(() => (window as unknown as { __quell: { state(): AppState } }).__quell.state());
+    // The page's state once audio runs (after waitFrames): its stats are there from the first frame on.
     const get = async () => {
-      const st = await page.evaluate(() => (window as unknown as { __quell: { state(): AppState } }).__quell.state());
+      const st = await read();
       if (!st.stats) throw new Error('the page reports no engine stats');
       return st as AppState & { stats: NonNullable<AppState['stats']> };
     };
     const memory = () => page.evaluate(() => (window as unknown as { __quell: { memory(): Promise<PageMemory> } }).__quell.memory());
     const waitFrames = async (n: number) => {
       for (;;) {
-        const s = await get();
+        const s = await read();
         if ((s.stats?.frames ?? 0) >= n) return s;
         await page.waitForTimeout(500);
       }
