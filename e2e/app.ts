@@ -152,6 +152,17 @@ export function energy(x: ArrayLike<number>, from: number, to: number): number {
   return e;
 }
 
+/** Input over output energy in dB, window by window from input sample `from`, the output read `delay` samples later. */
+export function reductionPerWindow(cap: Captured, delay: number, window: number, from = 0): number[] {
+  const reductions: number[] = [];
+  for (let at = from; at + window + delay <= cap.output.length; at += window) {
+    reductions.push(
+      10 * Math.log10(energy(cap.input, at, at + window) / Math.max(1e-12, energy(cap.output, at + delay, at + delay + window))),
+    );
+  }
+  return reductions;
+}
+
 /** Largest |output[i] − input[i − delay]| over the last `seconds` of the capture. */
 export function bypassError(cap: Captured, delay: number, seconds: number): number {
   let worst = 0;

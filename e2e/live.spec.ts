@@ -9,6 +9,7 @@ import {
   bypassError,
   capture,
   energy,
+  reductionPerWindow,
   flow,
   longestDropout,
   loopOffset,
@@ -260,11 +261,7 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     const cap = await capture(page);
     const d = Math.round(st.delaySeconds * cap.sampleRate);
     const first = cap.output.findIndex((v) => v !== 0); // the first processed audio
-    const w = cap.sampleRate / 4;
-    const reductions: number[] = [];
-    for (let at = Math.max(0, first - d); at + w + d <= cap.output.length; at += w) {
-      reductions.push(10 * Math.log10(energy(cap.input, at, at + w) / Math.max(1e-12, energy(cap.output, at + d, at + d + w))));
-    }
+    const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
     console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(8);
     // The recurrent state starts empty: the first second is suppressed less (11-38 dB seen), never passed raw.
@@ -292,10 +289,7 @@ test('switching model live keeps the noise down: the new model is warmed on the 
     const cap = await capture(page);
     const d = Math.round(st.delaySeconds * cap.sampleRate);
     // Noise reduction in every 100 ms from before the switch to 2 s after it: never the raw noise.
-    const w = cap.sampleRate / 10;
-    const reductions: number[] = [];
-    for (let at = 0; at + w + d <= cap.output.length; at += w)
-      reductions.push(10 * Math.log10(energy(cap.input, at, at + w) / Math.max(1e-12, energy(cap.output, at + d, at + d + w))));
+    const reductions = reductionPerWindow(cap, d, cap.sampleRate / 10);
     console.log(`noise reduction per 100 ms across the switch: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(20);
     expect(Math.min(...reductions)).toBeGreaterThan(6);
