@@ -264,7 +264,7 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
     console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(8);
-    // The recurrent state starts empty: the first second is suppressed less (11-38 dB seen), never passed raw.
+    // The recurrent state starts empty: the first half second is suppressed less (11-38 dB seen), never passed raw.
     expect(Math.min(...reductions)).toBeGreaterThan(6);
     expect(Math.min(...reductions.slice(4))).toBeGreaterThan(25);
   } finally {
