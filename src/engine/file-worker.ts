@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { loadRunnerFromUrl } from './load-web';
-import { denoiseFrames, peakOf, type FrameSource } from './offline';
+import { channelsSource, denoiseFrames, type FrameSource } from './offline';
 import type { FromFileWorker, ToFileWorker } from './protocol';
 import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from './wav';
 
@@ -31,20 +31,10 @@ function wavSource(file: File): FrameSource {
   };
 }
 
-function memorySource(channels: Float32Array[], sampleRate: number): FrameSource {
-  return {
-    sampleRate,
-    channelCount: channels.length,
-    frames: channels[0]?.length ?? 0,
-    peak: peakOf(channels),
-    read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
-  };
-}
-
 scope.onmessage = async (e: MessageEvent<ToFileWorker>) => {
   const job = e.data;
   try {
-    const source = 'file' in job ? wavSource(job.file) : memorySource(job.channels, job.sampleRate);
+    const source = 'file' in job ? wavSource(job.file) : channelsSource(job.channels, job.sampleRate);
     if (source.frames === 0) throw new Error('the file holds no audio');
     const runner = await loadRunnerFromUrl(ort, job.cardUrl);
     const started = performance.now();

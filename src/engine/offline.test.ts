@@ -38,3 +38,17 @@ test('a denoiser told the wrong length says so instead of padding or cutting the
   await long.push(new Float32Array(999));
   await assert.rejects(long.finish(), /999 samples pushed, 1000 announced/);
 });
+
+test('a file at a low rate reaches the engine whole: with no attenuation allowed, 3 kHz audio comes back as it went in', async () => {
+  const runner = await loadRunner(join(models, 'quell-gru.json'));
+  const rate = 3000; // 16 kHz from 3 kHz: one piece of input makes over 20 000 samples at the model's rate
+  const x = speechLike(6, rate, 4, 0.1).samples;
+  const y = await denoiseChannel(x, rate, runner, { maxAttenuationDb: 0 });
+  let error = 0;
+  let energy = 0;
+  for (let i = rate; i < x.length - rate; i++) {
+    error += (y[i] - x[i]) ** 2;
+    energy += x[i] ** 2;
+  }
+  assert.ok(10 * Math.log10(energy / error) > 30, `${(10 * Math.log10(energy / error)).toFixed(1)} dB`);
+});

@@ -117,7 +117,8 @@ export class ChannelDenoiser {
     this.hopOut = new Float32Array(hop);
     this.hopGain = sampleRate > card.sampleRate ? new Float32Array(hop) : undefined;
     this.mask = new Float32Array(binCount(card));
-    this.scratch = new Float32Array(8192);
+    // What the down-resampler makes from one 4096-sample piece (16 kHz from 3 kHz is over 20 000).
+    this.scratch = new Float32Array(this.down ? this.down.maxOutput(Math.max(4096, this.down.delayFlush)) : 0);
     this.upRoom = new Float32Array(this.up ? this.up.maxOutput(Math.max(hop, this.up.delayFlush)) : 0);
     this.out = new Float32Array(8192);
   }
@@ -276,6 +277,17 @@ export function peakOf(channels: Float32Array[], n = channels[0]?.length ?? 0): 
   return peak;
 }
 
+/** Channels already in memory, as a FrameSource. */
+export function channelsSource(channels: Float32Array[], sampleRate: number): FrameSource {
+  return {
+    sampleRate,
+    channelCount: channels.length,
+    frames: channels[0]?.length ?? 0,
+    peak: peakOf(channels),
+    read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
+  };
+}
+
 /** Denoise whole channels in memory (see denoiseFrames). */
 export async function denoiseChannels(
   channels: Float32Array[],
@@ -283,18 +295,10 @@ export async function denoiseChannels(
   runner: ModelRunner,
   options: OfflineOptions = {},
 ): Promise<Float32Array[]> {
-  const frames = channels[0]?.length ?? 0;
-  const out = channels.map(() => new Float32Array(frames));
+  const out = channels.map((c) => new Float32Array(c.length));
   let at = 0;
-  const source: FrameSource = {
-    sampleRate,
-    channelCount: channels.length,
-    frames,
-    peak: peakOf(channels),
-    read: (from, n, into) => channels.forEach((c, i) => into[i].set(c.subarray(from, from + n))),
-  };
   await denoiseFrames(
-    source,
+    channelsSource(channels, sampleRate),
     runner,
     (pieces) => {
       pieces.forEach((p, c) => out[c].set(p, at));
