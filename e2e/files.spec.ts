@@ -1,10 +1,22 @@
 /** Denoising a file in the browser: progress to 100 %, and a valid WAV of the same length. */
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWav, encodeWav } from '../src/engine/wav';
 import { openApp, start, state } from './app';
 import { AUDIO_DIR, noisySpeech } from './audio';
+
+/** A DataTransfer holding one WAV file, in the page, to dispatch with a drop event. */
+function dataTransferOf(page: Page, name: string, bytes: Uint8Array) {
+  return page.evaluateHandle(
+    ([b64, fileName]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], fileName, { type: 'audio/wav' }));
+      return dt;
+    },
+    [Buffer.from(bytes).toString('base64'), name] as const,
+  );
+}
 
 test('a dropped file is denoised with a progress bar, and downloads as a WAV of the same length', async () => {
   const scenario = noisySpeech('file-input');
@@ -14,14 +26,7 @@ test('a dropped file is denoised with a progress bar, and downloads as a WAV of 
   const { browser, page } = await openApp(null);
   try {
     // Drop it on the drop zone, as a person would.
-    const bytes = readFileSync(file).toString('base64');
-    const drop = await page.evaluateHandle((b64) => {
-      const bin = atob(b64);
-      const arr = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-      const dt = new DataTransfer();
-      dt.items.add(new File([arr], 'upload-44k.wav', { type: 'audio/wav' }));
-      return dt;
-    }, bytes);
+    const drop = await dataTransferOf(page, 'upload-44k.wav', readFileSync(file));
     await page.getByRole('region', { name: 'Drop an audio file here' }).dispatchEvent('drop', { dataTransfer: drop });
     await expect(page.getByTestId('file-result')).toContainText(/^Done: upload-44k\.wav, quell-gru, maximum strength: 6\.0 s of audio/, {
       timeout: 60_000,
@@ -114,11 +119,7 @@ test('a file dropped outside the drop zone is denoised too, and the live session
   try {
     await start(page);
     const wav = encodeWav([scenario.noisy.subarray(0, 16000)], 16000, 'pcm16');
-    const drop = await page.evaluateHandle((b64) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'elsewhere.wav', { type: 'audio/wav' }));
-      return dt;
-    }, Buffer.from(wav).toString('base64'));
+    const drop = await dataTransferOf(page, 'elsewhere.wav', wav);
     await page.locator('header').dispatchEvent('drop', { dataTransfer: drop });
     await expect(page.getByTestId('file-result')).toContainText('Done: elsewhere.wav', { timeout: 60_000 });
     await expect(page).toHaveURL(/127\.0\.0\.1:4173\/$/); // the browser did not navigate to the file
