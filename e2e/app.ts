@@ -146,6 +146,25 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
   return at;
 }
 
+/**
+ * The start of `source`'s copy in `captured` within `radius` samples of `guess`, by
+ * cross-correlation over source[from, to). Chromium's looped fake microphone drops a few
+ * milliseconds at each wrap, so a loop's start must be found again, not added up.
+ */
+export function alignNear(source: Float32Array, captured: Float32Array, guess: number, radius: number, from: number, to: number): number {
+  let best = -Infinity;
+  let at = guess;
+  for (let s = Math.max(0, guess - radius); s <= guess + radius && s + to <= captured.length; s++) {
+    let c = 0;
+    for (let i = from; i < to; i++) c += captured[s + i] * source[i];
+    if (c > best) {
+      best = c;
+      at = s;
+    }
+  }
+  return at;
+}
+
 export function energy(x: ArrayLike<number>, from: number, to: number): number {
   let e = 0;
   for (let i = Math.max(0, from); i < Math.min(x.length, to); i++) e += x[i] * x[i];

@@ -5,6 +5,7 @@
 import { expect, test } from '@playwright/test';
 import { resampleAligned } from '../src/engine/offline';
 import {
+  alignNear,
   bestLag,
   bypassError,
   capture,
@@ -31,7 +32,8 @@ function locate(s: Scenario, cap: Captured) {
   const active = Uint8Array.from({ length: noisy.length }, (_, i) => s.active[Math.min(s.active.length - 1, Math.round((i * RATE) / r))]);
   const loop = noisy.length;
   let offset = loopOffset(noisy, cap.input);
-  while (offset + 2 * loop < cap.input.length - r) offset += loop; // the last loop that fits, output included
+  // the last loop that fits, output included; each wrap is found again on 2–6 s (speech in noise)
+  while (offset + 2 * loop < cap.input.length - r) offset = alignNear(noisy, cap.input, offset + loop, Math.round(0.03 * r), 2 * r, 6 * r);
   return { noisy, clean, active, loop, offset };
 }
 

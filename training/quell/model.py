@@ -102,6 +102,10 @@ class RecurrentMask(nn.Module):
     def forward(self, mag, states=None):
         return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
 
+    def run(self, mag, states):
+        """[B, T, bins] from the given states → (mask, the states after the last frame)."""
+        return self._run(mag, states)
+
     def step(self, mag, *states):
         mask, new = self._run(mag.unsqueeze(1), list(states))
         return (mask[:, 0], *new)
