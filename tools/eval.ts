@@ -20,6 +20,7 @@ import { denoiseChannel, resampleAligned } from '../src/engine/offline';
 import { decodeWav } from '../src/engine/wav';
 import { bestLag, energyDb, estoi, siSdr, stoi } from './metrics';
 import { PEERS, createPeer, runPeer } from './peers';
+import { gaussian, rng } from './signals';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = process.env.QUELL_CACHE ?? join(root, '.cache');
@@ -142,6 +143,45 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
   return { results, audioSeconds };
 }
 
+/**
+ * What a person who keeps the page open hears: each noise-alone clip run again after something
+ * else, scored on the clip alone. A model that locks onto what it heard first suppresses well
+ * from a fresh start and badly after half a second of digital silence (a microphone that opens
+ * with zeros), two seconds of a quiet room (−70 dBFS), or the previous clip of speech in another noise.
+ */
+const STREAM_PREFIXES = [
+  'fresh start',
+  'after 0.5 s of digital silence',
+  'after 2 s of a quiet room',
+  'after 8 s of other speech in noise',
+];
+
+async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]): Promise<Map<string, number[]>> {
+  const { items, load } = set;
+  const noiseItems = items.filter((i) => i.kind === 'noise');
+  const mixes = items.filter((i) => i.kind === 'mix');
+  const random = rng(11);
+  const quietRoom = Float32Array.from({ length: 2 * 16000 }, () => gaussian(random) * 10 ** (-70 / 20));
+  const perPrefix = new Map(systems.map((s) => [s.name, STREAM_PREFIXES.map(() => [] as number[])]));
+  for (const [n, item] of noiseItems.entries()) {
+    const noisy = load(item.id, 'noisy');
+    const other = load(mixes[(n * 7) % mixes.length].id, 'noisy');
+    const prefixes = [new Float32Array(0), new Float32Array(8000), quietRoom, other];
+    for (const s of systems) {
+      for (const [p, prefix] of prefixes.entries()) {
+        const x = new Float32Array(prefix.length + noisy.length);
+        x.set(prefix);
+        x.set(noisy, prefix.length);
+        const y = await s.run(x);
+        perPrefix.get(s.name)![p].push(energyDb(noisy) - energyDb(y.subarray(prefix.length)));
+      }
+    }
+    process.stderr.write(`\rin a stream: ${n + 1}/${noiseItems.length} clips`);
+  }
+  process.stderr.write('\n');
+  return new Map([...perPrefix].map(([name, lists]) => [name, lists.map(median)]));
+}
+
 /** Scores per system, and its CPU per second of audio (`seconds` spent over `audioSeconds` scored). */
 function summarise(items: Item[], systems: System[], results: Map<string, { item: Item; scores: Scores }[]>, audioSeconds: number) {
   const snrs = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.snr!))].sort((a, b) => a - b);
@@ -170,10 +210,20 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
       noiseAttenuationByNoise: Object.fromEntries(
         noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))]),
       ),
+      /** Medians per STREAM_PREFIXES, where measured (the unseen set). */
+      noiseAttenuationInStream: undefined as number[] | undefined,
       realTimeFactor: s.seconds / audioSeconds,
       delayMs: s.delayMs,
     };
   });
+}
+
+function streamSection(summary: Summary[]): string {
+  const rows = summary.filter((s) => s.noiseAttenuationInStream);
+  if (!rows.length) return '';
+  return `Noise alone in a stream, median attenuation (dB): the same noise-alone clips, each run after something else and scored on the clip alone.
+
+${table([['system', ...STREAM_PREFIXES], ...rows.map((s) => [s.system, ...s.noiseAttenuationInStream!.map((x) => x.toFixed(1))])])}`;
 }
 
 function section(title: string, blurb: string, items: Item[], summary: Summary[]): string {
@@ -231,7 +281,8 @@ ${bySnr}
 ${byNoise}
 Noise alone, median attenuation by kind (dB):
 
-${byNoiseOnly}`;
+${byNoiseOnly}
+${streamSection(summary)}`;
 }
 
 async function main(): Promise<void> {
@@ -279,6 +330,10 @@ async function main(): Promise<void> {
     for (const s of systems) s.seconds = 0;
     const { results, audioSeconds } = await score(sets[name], systems, name);
     summaries[name] = summarise(sets[name].items, systems, results, audioSeconds);
+    if (name === 'unseen') {
+      const stream = await streamScores(sets[name], systems);
+      for (const s of summaries[name]) s.noiseAttenuationInStream = stream.get(s.system);
+    }
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
   }
   const doc = `# Evaluation
