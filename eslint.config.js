@@ -6,7 +6,7 @@ import globals from 'globals';
 import ts from 'typescript-eslint';
 
 export default ts.config(
-  { ignores: ['dist/', 'test-results/', 'playwright-report/', '.cache/', 'models/', 'training/', 'node_modules/'] },
+  { ignores: ['dist/', 'lib/', 'test-results/', 'playwright-report/', '.cache/', 'models/', 'training/', 'node_modules/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 // Cross-origin isolation lets the worklet and the model worker share memory (SharedArrayBuffer);
 // without it the engine falls back to a MessagePort.
@@ -67,17 +67,60 @@ function runtimeModels(): Plugin {
   };
 }
 
-export default defineConfig({
-  plugins: [svelte(), securityHeaders(), runtimeModels()],
-  server: { headers },
-  preview: { headers },
-  worker: { format: 'es' },
-  // onnxruntime-web finds its .wasm next to its own module; pre-bundling would move it.
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: {
-    target: 'es2022',
-    copyPublicDir: false, // public/ holds only the models link; runtimeModels() copies what ships
-    // The app, and the engine probe that `npm run bench` opens in the browser.
-    rollupOptions: { input: { app: 'index.html', probe: 'bench/probe.html' } },
-  },
-});
+/**
+ * `vite build --mode package` (npm run build:package, run by npm pack): Quell as a package for any
+ * page, bundler or none. One ES module (lib/quell.js) with every dependency inside; the worklet,
+ * the model worker and onnxruntime's wasm beside it in lib/assets/, found relative to the module;
+ * the default model in lib/models/. Not Vite's library mode: it inlines every asset, and
+ * onnxruntime's 14 MB wasm would become 19 MB of base64 inside the worker.
+ */
+function packageBuild(): UserConfig {
+  const index = JSON.parse(readFileSync('models/index.json', 'utf8')) as { default: string };
+  const card = JSON.parse(readFileSync(join('models', index.default), 'utf8')) as { file: string };
+  return {
+    base: './',
+    worker: { format: 'es' },
+    optimizeDeps: { exclude: ['onnxruntime-web'] },
+    plugins: [
+      {
+        name: 'quell-package-model',
+        generateBundle() {
+          for (const file of [index.default, card.file]) {
+            this.emitFile({ type: 'asset', fileName: `models/${file}`, source: readFileSync(join('models', file)) });
+          }
+          const packaged = { default: index.default, models: [index.default] };
+          this.emitFile({ type: 'asset', fileName: 'models/index.json', source: JSON.stringify(packaged, null, 2) + '\n' });
+        },
+      },
+    ],
+    build: {
+      outDir: 'lib',
+      target: 'es2022',
+      copyPublicDir: false,
+      rollupOptions: {
+        input: { quell: 'src/index.ts' },
+        preserveEntrySignatures: 'strict',
+        output: { entryFileNames: '[name].js' },
+      },
+    },
+  };
+}
+
+export default defineConfig(({ mode }) =>
+  mode === 'package'
+    ? packageBuild()
+    : {
+        plugins: [svelte(), securityHeaders(), runtimeModels()],
+        server: { headers },
+        preview: { headers },
+        worker: { format: 'es' },
+        // onnxruntime-web finds its .wasm next to its own module; pre-bundling would move it.
+        optimizeDeps: { exclude: ['onnxruntime-web'] },
+        build: {
+          target: 'es2022',
+          copyPublicDir: false, // public/ holds only the models link; runtimeModels() copies what ships
+          // The app, and the engine probe that `npm run bench` opens in the browser.
+          rollupOptions: { input: { app: 'index.html', probe: 'bench/probe.html' } },
+        },
+      },
+);

@@ -26,7 +26,7 @@ import { fetchCard, fetchModelIndex } from './load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
 
 export interface DenoiserOptions {
-  /** URL of a model card (JSON); default: the default of /models/index.json. */
+  /** URL of a model card (JSON); default: the default of models/index.json (the app's, or the package's own). */
   modelUrl?: string;
   /** Hops the output waits for a mask (latency budget); default 2. */
   maskLatency?: number;
@@ -49,8 +49,16 @@ export { DEFAULT_MASK_LATENCY };
 /** More hops than this is not a latency anyone wants, and would make the worklet's buffers huge. */
 export const MAX_MASK_LATENCY = 8;
 
-export async function defaultModelUrl(base = import.meta.env?.BASE_URL ?? '/'): Promise<string> {
+/**
+ * The default model: in the app, its build's models/index.json; in the package (npm pack), the
+ * one in models/ beside the package's module, wherever the embedding page serves it from.
+ */
+export async function defaultModelUrl(base = modelsBase()): Promise<string> {
   return (await fetchModelIndex(base)).defaultCard;
+}
+
+function modelsBase(): string {
+  return import.meta.env?.MODE === 'package' ? new URL(/* @vite-ignore */ './', import.meta.url).href : (import.meta.env?.BASE_URL ?? '/');
 }
 
 const loadedContexts = new WeakSet<BaseAudioContext>();
