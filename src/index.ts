@@ -1,10 +1,21 @@
 /**
- * Quell as a library (for Vite-built pages: the worklet and workers are bundled by Vite).
+ * Quell's public face: everything a page (the app in src/app included) uses.
  * Live: createDenoiser(context, options) → an AudioWorkletNode with setEnabled / setStrength /
- * setModel and 'stats' / 'error' / 'model' events. Offline: denoiseChannels with a ModelRunner.
+ * setModel and 'stats' / 'error' / 'model' events. Files: denoiseFileInWorker, or in the calling
+ * thread denoiseChannels with a ModelRunner. Models: model cards and the index that lists them.
  */
-export { createDenoiser, QuellNode, DEFAULT_MASK_LATENCY, type DenoiserOptions, type DenoiserStats } from './engine/denoiser';
-export { parseModelCard, type ModelCard, type StateSpec } from './engine/card';
+export {
+  createDenoiser,
+  preloadModel,
+  defaultModelUrl,
+  QuellNode,
+  DEFAULT_MASK_LATENCY,
+  type DenoiserOptions,
+  type DenoiserStats,
+} from './engine/denoiser';
+export { denoiseFileInWorker, type DenoisedFile, type FileJob } from './engine/file-denoiser';
+export { fetchCard, fetchModelIndex } from './engine/load-web';
+export { parseModelCard, binCount, type ModelCard, type StateSpec } from './engine/card';
 export { ModelRunner } from './engine/model-runner';
 export { denoiseChannel, denoiseChannels, resampleAligned, type OfflineOptions } from './engine/offline';
 export { decodeWav, encodeWav, type DecodedWav } from './engine/wav';

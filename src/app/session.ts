@@ -3,8 +3,7 @@
  * spectrograms and a recorder for A/B. Every failure becomes a message a person can act on.
  */
 import recorderUrl from '../../worklets/recorder-processor.ts?worker&url';
-import { createDenoiser, defaultModelUrl, type DenoiserOptions, type QuellNode } from '../engine/denoiser';
-import { fetchCard } from '../engine/load-web';
+import { createDenoiser, defaultModelUrl, fetchCard, type DenoiserOptions, type QuellNode } from '../index';
 
 export interface SessionOptions extends DenoiserOptions {
   deviceId?: string;
