@@ -66,6 +66,30 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
         # only the log floor (1e-10 in power) tells them apart
         self.assertLessEqual((quiet - loud).abs().max().item(), 1e-4)
 
+    def test_training_carries_state_like_the_stream(self):
+        # Training with --carry runs clip after clip from the states the last one left: two
+        # halves through run() are the whole sequence, and a reset row is a fresh start.
+        sys.path.insert(0, os.path.dirname(HERE))
+        from train import carried_states
+
+        for family in ["gru", "lstm", "rnn"]:
+            torch.manual_seed(0)
+            model = build(family, hidden=16, layers=2, level_norm=True).double().eval()
+            mag = torch.rand(3, 120, 257, dtype=torch.float64) * 4
+            with torch.no_grad():
+                whole = model(mag)
+                first, after = model.run(mag[:, :50], model.zero_states(3))
+                second, _ = model.run(mag[:, 50:], [s.double() for s in after])
+                self.assertLessEqual((torch.cat([first, second], 1) - whole).abs().max().item(), 1e-9, family)
+                rng = np.random.default_rng(0)
+                states = carried_states(model, after, 3, 0.5, rng)
+                reset = [i for i in range(3) if float(states[-1][i, 0]) == 0]  # level_count 0: afresh
+                again, _ = model.run(mag[:, 50:], states)
+                fresh = model(mag[:, 50:])
+                for i in range(3):
+                    same = (again[i] - (fresh[i] if i in reset else second[i])).abs().max().item()
+                    self.assertLessEqual(same, 1e-9, f"{family} row {i}")
+
     def test_masks_are_gains_in_0_1(self):
         for family in FAMILIES:
             model = build(family, hidden=16, layers=1).eval()
@@ -79,7 +103,7 @@ class RecipeRuns(unittest.TestCase):
         root = os.path.dirname(os.path.dirname(HERE))
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--steps", "4",
-                            "--batch", "2", "--seconds", "1", "--hidden", "16", "--out", tmp], check=True,
+                            "--batch", "2", "--seconds", "1", "--hidden", "16", "--carry", "--out", tmp], check=True,
                            capture_output=True)
             self.assertTrue(os.path.exists(os.path.join(tmp, "best.pt")))
             out = os.path.join(tmp, "model")
