@@ -9,10 +9,10 @@
  * AudioWorkletGlobalScope has no performance.now()).
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { binCount, engineOptions } from '../src/engine/card';
-import { defaultModelUrl } from '../src/engine/denoiser';
-import { fetchCard } from '../src/engine/load-web';
-import { createFrameRing, FrameRing } from '../src/engine/frame-ring';
+import { binCount, engineOptions } from '../src/model/card';
+import { defaultModelUrl } from '../src/live/denoiser';
+import { fetchCard } from '../src/model/load-web';
+import { createFrameRing, FrameRing } from '../src/live/frame-ring';
 
 const percentiles = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,7 +36,7 @@ function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
 }
 
 async function roundTrips(cardUrl: string, bins: number, hopMs: number) {
-  const worker = new Worker(new URL('../src/engine/model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
+  const worker = new Worker(new URL('../src/live/model-worker.ts', import.meta.url), { type: 'module', name: 'quell-model' });
   const messages: MessageEvent[] = [];
   await new Promise<void>((resolve, reject) => {
     worker.onmessage = (e) => {

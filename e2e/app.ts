@@ -1,9 +1,9 @@
 /** Helpers for the browser tests: start the app on a fake microphone, read what it played. */
-import type { DenoiserStats } from '../src/engine/denoiser';
+import type { DenoiserStats } from '../src/live/denoiser';
 import { expect, type Browser, type Page } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCard, readModelIndex } from '../src/engine/load-node';
+import { readCard, readModelIndex } from '../src/model/load-node';
 import { launchWithMicrophone } from './browser';
 
 export interface Captured {

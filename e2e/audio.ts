@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resampleAligned } from '../src/engine/offline';
-import { decodeWav, encodeWav } from '../src/engine/wav';
+import { resampleAligned } from '../src/offline/offline';
+import { decodeWav, encodeWav } from '../src/io/wav';
 import { add, hum, keyboardClicks, speechLike, whiteNoise } from '../tools/signals';
 
 export const AUDIO_DIR = join(process.cwd(), 'test-results', 'audio');

@@ -2,7 +2,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeWav, encodeWav } from '../src/engine/wav';
+import { decodeWav, encodeWav } from '../src/io/wav';
 import { openApp, start, state } from './app';
 import { AUDIO_DIR, noisySpeech } from './audio';
 

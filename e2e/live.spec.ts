@@ -3,7 +3,7 @@
  * Each test asserts a measured figure with a margin a real defect would still break.
  */
 import { expect, test } from '@playwright/test';
-import { resampleAligned } from '../src/engine/offline';
+import { resampleAligned } from '../src/offline/offline';
 import {
   alignNear,
   bestLag,

@@ -12,11 +12,11 @@ export {
   DEFAULT_MASK_LATENCY,
   type DenoiserOptions,
   type DenoiserStats,
-} from './engine/denoiser';
-export { denoiseFileInWorker, type DenoisedFile, type FileJob } from './engine/file-denoiser';
-export { fetchCard, fetchModelIndex } from './engine/load-web';
-export { parseModelCard, binCount, type ModelCard, type StateSpec } from './engine/card';
-export { ModelRunner } from './engine/model-runner';
-export { denoiseChannel, denoiseChannels, resampleAligned, type OfflineOptions } from './engine/offline';
-export { decodeWav, encodeWav, type DecodedWav } from './engine/wav';
+} from './live/denoiser';
+export { denoiseFileInWorker, type DenoisedFile, type FileJob } from './offline/file-denoiser';
+export { fetchCard, fetchModelIndex } from './model/load-web';
+export { parseModelCard, binCount, type ModelCard, type StateSpec } from './model/card';
+export { ModelRunner } from './model/model-runner';
+export { denoiseChannel, denoiseChannels, resampleAligned, type OfflineOptions } from './offline/offline';
+export { decodeWav, encodeWav, type DecodedWav } from './io/wav';
 export { FrameEngine, type FrameEngineOptions } from './dsp/frame-engine';

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { decodeWav, encodeWav } from '../src/engine/wav';
+import { decodeWav, encodeWav } from '../src/io/wav';
 import { add, rms, speechLike, whiteNoise } from './signals';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -236,7 +236,7 @@ test('float input past full scale is denoised at a level that fits and given its
 });
 
 test('RF64 (files over 4 GiB): its 64-bit sizes are read, and written when the audio needs them', async () => {
-  const { readWavLayout, wavHeader } = await import('../src/engine/wav');
+  const { readWavLayout, wavHeader } = await import('../src/io/wav');
   // Written: 5 hours of 48 kHz stereo float is 6.9 GB of audio, past RIFF's 32-bit sizes.
   const frames = 5 * 3600 * 48000;
   const header = wavHeader(2, 48000, 'float32', frames);

@@ -27,10 +27,10 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRunner, readModelIndex } from '../src/engine/load-node';
-import type { ModelRunner } from '../src/engine/model-runner';
-import { CHUNK_FRAMES, denoiseFrames, peakOf, type FrameSource } from '../src/engine/offline';
-import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from '../src/engine/wav';
+import { loadRunner, readModelIndex } from '../src/model/load-node';
+import type { ModelRunner } from '../src/model/model-runner';
+import { CHUNK_FRAMES, denoiseFrames, peakOf, type FrameSource } from '../src/offline/offline';
+import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from '../src/io/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `npm run` starts scripts in the package root; paths the user typed are relative to where they were.

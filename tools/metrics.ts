@@ -5,7 +5,7 @@
  * 30-frame segments, −15 dB clipping (STOI), 40 dB silent-frame removal.
  */
 import FFT from 'fft.js';
-import { resampleAligned } from '../src/engine/offline';
+import { resampleAligned } from '../src/offline/offline';
 
 export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>): number {
   const n = Math.min(estimate.length, reference.length);

@@ -12,9 +12,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameEngine } from '../src/dsp/frame-engine';
-import { binCount, engineOptions } from '../src/engine/card';
-import { loadRunner, readCard, readModelIndex } from '../src/engine/load-node';
-import { decodeWav } from '../src/engine/wav';
+import { binCount, engineOptions } from '../src/model/card';
+import { loadRunner, readCard, readModelIndex } from '../src/model/load-node';
+import { decodeWav } from '../src/io/wav';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const floats = (path: string) => {

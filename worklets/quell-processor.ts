@@ -8,8 +8,8 @@
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
-import { FrameRing } from '../src/engine/frame-ring';
-import type { FrameMessage, FromProcessor, MaskMessage, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/engine/protocol';
+import { FrameRing } from '../src/live/frame-ring';
+import type { FrameMessage, FromProcessor, MaskMessage, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/protocol';
 
 declare const sampleRate: number;
 declare class AudioWorkletProcessor {

@@ -4,10 +4,10 @@
  * not grow with the file's length; other formats arrive decoded by the page.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { loadRunnerFromUrl } from './load-web';
+import { loadRunnerFromUrl } from '../model/load-web';
 import { channelsSource, denoiseFrames, type FrameSource } from './offline';
-import type { FromFileWorker, ToFileWorker } from './protocol';
-import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from './wav';
+import type { FromFileWorker, ToFileWorker } from '../protocol';
+import { decodeFrames, encodeFrames, readWavLayout, wavHeader } from '../io/wav';
 
 ort.env.wasm.numThreads = 1;
 

@@ -19,10 +19,10 @@ import type {
   ProcessorStats,
   ToModelWorker,
   ToProcessor,
-} from './protocol';
+} from '../protocol';
 import { framingWindows, synthesisSizeOf } from '../dsp/window';
-import { binCount, DEFAULT_MASK_LATENCY, type ModelCard } from './card';
-import { fetchCard, fetchModelIndex } from './load-web';
+import { binCount, DEFAULT_MASK_LATENCY, type ModelCard } from '../model/card';
+import { fetchCard, fetchModelIndex } from '../model/load-web';
 import { createFrameRing, type FrameRingBuffers } from './frame-ring';
 
 export interface DenoiserOptions {

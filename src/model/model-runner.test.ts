@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { binCount } from './card';
 import { loadRunner, readCard, readModelIndex } from './load-node';
-import { denoiseChannel } from './offline';
-import { decodeWav } from './wav';
+import { denoiseChannel } from '../offline/offline';
+import { decodeWav } from '../io/wav';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const fixtureCard = join(models, 'fixture/quell-fixture.json');

@@ -5,7 +5,7 @@
  * QuellNode ↔ the model worker, the processor ↔ the model worker (over a MessagePort where
  * there is no shared memory; the ring is frame-ring.ts), and the page ↔ the file worker.
  */
-import type { FrameRingBuffers } from './frame-ring';
+import type { FrameRingBuffers } from './live/frame-ring';
 
 /** The STFT a model was trained on, as its card states it, and the model's sample rate. */
 export interface ProcessorFraming {
@@ -92,7 +92,7 @@ export interface ModelWorkerStats {
 /** Model worker → node. */
 export type FromModelWorker =
   | { type: 'loading'; phase: string }
-  | { type: 'ready'; card: import('./card').ModelCard }
+  | { type: 'ready'; card: import('./model/card').ModelCard }
   | ({ type: 'stats' } & ModelWorkerStats)
   | { type: 'history'; frames: Float32Array }
   | { type: 'warmed' }

@@ -5,11 +5,11 @@
  * on a MessagePort straight from the worklet. Step times and the latest mask go to the page.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { binCount, type ModelCard } from './card';
+import { binCount, type ModelCard } from '../model/card';
 import { FrameRing, RING_SLOTS } from './frame-ring';
-import { loadRunnerFromUrl } from './load-web';
-import type { ModelRunner } from './model-runner';
-import type { FrameMessage, FromModelWorker, MaskMessage, ToModelWorker } from './protocol';
+import { loadRunnerFromUrl } from '../model/load-web';
+import type { ModelRunner } from '../model/model-runner';
+import type { FrameMessage, FromModelWorker, MaskMessage, ToModelWorker } from '../protocol';
 
 ort.env.wasm.numThreads = 1; // one step is tiny: threads would cost more than they save
 ort.env.wasm.proxy = false;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { add, hum, keyboardClicks, speechLike, whiteNoise } from '../../tools/signals';
 import { loadRunner, readModelIndex } from './load-node';
-import { denoiseChannel, resampleAligned } from './offline';
+import { denoiseChannel, resampleAligned } from '../offline/offline';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const defaultCard = readModelIndex(models).defaultCard;

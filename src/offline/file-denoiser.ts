@@ -2,7 +2,7 @@
  * File mode off the main thread: a file (WAV read piece by piece in the worker) or decoded
  * channels go to the file worker, which runs the same engine as the live path and returns a WAV.
  */
-import type { FromFileWorker, ToFileWorker } from './protocol';
+import type { FromFileWorker, ToFileWorker } from '../protocol';
 
 export type FileJob = ToFileWorker;
 

@@ -1,7 +1,7 @@
 import { cleanSample, FrameEngine } from '../dsp/frame-engine';
-import { binCount, engineOptions } from './card';
+import { binCount, engineOptions } from '../model/card';
 import { StreamingResampler } from '../dsp/resampler';
-import type { ModelRunner } from './model-runner';
+import type { ModelRunner } from '../model/model-runner';
 
 export interface OfflineOptions {
   /** Maximum attenuation in dB (a floor on the mask); Infinity for none. */

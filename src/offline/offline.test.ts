@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { add, speechLike, whiteNoise } from '../../tools/signals';
-import { loadRunner } from './load-node';
+import { loadRunner } from '../model/load-node';
 import { ChannelDenoiser, denoiseChannel } from './offline';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
