@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
 // The app is built and served by Vite's preview server (cross-origin isolated, as deployed).
-// Each test launches its own Chromium with its own fake-microphone WAV (see e2e/browser.ts).
+// Each test launches its own Chromium with its own fake-microphone WAV (see harness/browser.ts).
 export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,

@@ -19,9 +19,9 @@ import { StreamAdapter } from '../src/dsp/stream-adapter';
 import { loadRunner, readCard, readModelIndex } from '../src/model/load-node';
 import type { ModelRunner } from '../src/model/model-runner';
 import { denoiseChannel, resampleAligned } from '../src/offline/offline';
-import { launchWithMicrophone } from '../e2e/browser';
-import { noisySpeech } from '../e2e/audio';
-import type { AppState } from '../e2e/app';
+import { launchWithMicrophone } from '../harness/browser';
+import { noisySpeech } from '../harness/audio';
+import type { AppState } from '../harness/app';
 import type { ProbeResult } from './probe';
 
 /** The page's memory as its test hook measures it (bytes; null where the browser cannot say). */

@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { openApp, start, state } from './app';
-import { noisySpeech } from './audio';
+import { openApp, start, state } from '../harness/app';
+import { noisySpeech } from '../harness/audio';
 
 test('the production build carries its security policy and no test hooks, and ships only what the page loads', async () => {
   const out = mkdtempSync(join(tmpdir(), 'quell-dist-'));

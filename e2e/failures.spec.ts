@@ -1,7 +1,7 @@
 /** Every failure explains itself on the page and leaves audio flowing, finite and click-free. */
 import { expect, test } from '@playwright/test';
-import { bypassError, capture, flow, longestDropout, maxStep, openApp, start, state } from './app';
-import { noisySpeech } from './audio';
+import { bypassError, capture, flow, longestDropout, maxStep, openApp, start, state } from '../harness/app';
+import { noisySpeech } from '../harness/audio';
 
 test('microphone permission denied: a clear message, no crash, Start still offered', async () => {
   const { browser, page } = await openApp(null, { denyMicrophone: true });

@@ -3,8 +3,8 @@ import { expect, test, type Page } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWav, encodeWav } from '../src/io/wav';
-import { openApp, start, state } from './app';
-import { AUDIO_DIR, noisySpeech } from './audio';
+import { openApp, start, state } from '../harness/app';
+import { AUDIO_DIR, noisySpeech } from '../harness/audio';
 
 /** A DataTransfer holding one WAV file, in the page, to dispatch with a drop event. */
 function dataTransferOf(page: Page, name: string, bytes: Uint8Array) {

@@ -19,8 +19,8 @@ import {
   start,
   state,
   type Captured,
-} from './app';
-import { clickTrain, noiseAlone, noisySpeech, RATE, type Scenario } from './audio';
+} from '../harness/app';
+import { clickTrain, noiseAlone, noisySpeech, RATE, type Scenario } from '../harness/audio';
 
 const db = (ratio: number) => 10 * Math.log10(ratio);
 

@@ -8,8 +8,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { noiseAlone } from './audio';
-import { launchWithMicrophone } from './browser';
+import { noiseAlone } from '../harness/audio';
+import { launchWithMicrophone } from '../harness/browser';
 
 test('the packed package denoises a microphone into a MediaStream in a page with no bundler', async () => {
   test.setTimeout(240_000);

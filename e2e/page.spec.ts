@@ -1,7 +1,7 @@
 /** The page as a person uses it with a keyboard, a screen reader or a narrow phone. */
 import { expect, test } from '@playwright/test';
-import { flow, openApp, start } from './app';
-import { noisySpeech } from './audio';
+import { flow, openApp, start } from '../harness/app';
+import { noisySpeech } from '../harness/audio';
 
 test('keyboard focus stays on the Start/Stop button, and the toggle says its state once', async () => {
   const scenario = noisySpeech();

@@ -1,4 +1,4 @@
-/** Helpers for the browser tests: start the app on a fake microphone, read what it played. */
+/** For the browser tests and the bench: start the app on a fake microphone, read what it played. */
 import type { DenoiserStats } from '../src/live/denoiser';
 import { expect, type Browser, type Page } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
