@@ -6,13 +6,13 @@
  */
 export {
   createDenoiser,
-  preloadModel,
   defaultModelUrl,
   QuellNode,
   DEFAULT_MASK_LATENCY,
   type DenoiserOptions,
   type DenoiserStats,
 } from './live/denoiser';
+export { preloadModel } from './live/model-worker-host';
 export { denoiseFileInWorker, type DenoisedFile, type FileJob } from './offline/file-denoiser';
 export { fetchCard, fetchModelIndex } from './model/load-web';
 export { parseModelCard, binCount, type ModelCard, type StateSpec } from './model/card';
