@@ -136,7 +136,7 @@ class AtomicFile {
       return action();
     } catch (e) {
       rmSync(this.temporary, { force: true });
-      throw new Error(`could not write ${this.path}: ${(e as Error).message}`);
+      throw new Error(`could not write ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 }
@@ -156,7 +156,7 @@ async function denoiseFile(
   try {
     fd = openSync(src, 'r');
   } catch (e) {
-    throw new Error(`could not read ${src}: ${(e as Error).message}`);
+    throw new Error(`could not read ${src}: ${(e as Error).message}`, { cause: e });
   }
   let output: AtomicFile | null = null;
   try {
@@ -168,7 +168,7 @@ async function denoiseFile(
       try {
         n = readSync(fd, b, 0, length, offset);
       } catch (e) {
-        throw new Error(`could not read ${src}: ${(e as Error).message}`);
+        throw new Error(`could not read ${src}: ${(e as Error).message}`, { cause: e });
       }
       return b.subarray(0, n);
     };

@@ -54,7 +54,7 @@ async function openContext(
       await context?.close().catch(() => undefined);
     }
   }
-  throw new Error(`The browser refused to start audio: ${(lastError as Error)?.message ?? lastError}`);
+  throw new Error(`The browser refused to start audio: ${(lastError as Error)?.message ?? lastError}`, { cause: lastError });
 }
 
 export class Session {
@@ -123,7 +123,7 @@ export class Session {
         },
       });
     } catch (e) {
-      throw new Error(microphoneError(e));
+      throw new Error(microphoneError(e), { cause: e });
     }
     try {
       // (an unreadable card is reported by createDenoiser below, which then passes audio through)

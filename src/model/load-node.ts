@@ -18,14 +18,14 @@ function readBounded(path: string, limit: number, what: string): Buffer {
     if (!stat.isFile()) throw new Error(`${what} ${path} is not a regular file`);
     size = stat.size;
   } catch (e) {
-    throw (e as Error).message.startsWith(what) ? e : new Error(`${what} ${path} not found or unreadable`);
+    throw (e as Error).message.startsWith(what) ? e : new Error(`${what} ${path} not found or unreadable`, { cause: e });
   }
   if (size > limit)
     throw new Error(`${what} ${path} is ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${limit / 2 ** 20} MiB a ${what} may be`);
   try {
     return readFileSync(path);
-  } catch {
-    throw new Error(`${what} ${path} not found or unreadable`);
+  } catch (e) {
+    throw new Error(`${what} ${path} not found or unreadable`, { cause: e });
   }
 }
 

@@ -8,7 +8,7 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   try {
     response = await fetch(url);
   } catch (e) {
-    throw new Error(`${what} ${url} could not be fetched: ${(e as Error).message}`);
+    throw new Error(`${what} ${url} could not be fetched: ${(e as Error).message}`, { cause: e });
   }
   if (!response.ok) throw new Error(`${what} ${url} could not be fetched: HTTP ${response.status}`);
   return response;
@@ -50,7 +50,7 @@ export async function fetchModelIndex(base: string): Promise<{ defaultCard: stri
   try {
     json = JSON.parse(new TextDecoder().decode(await readBounded(response, url, MAX_CARD_BYTES, 'model index')));
   } catch (e) {
-    throw (e as Error).message.startsWith('model index') ? e : new Error(`model index ${url} is not valid JSON`);
+    throw (e as Error).message.startsWith('model index') ? e : new Error(`model index ${url} is not valid JSON`, { cause: e });
   }
   const index = parseModelIndex(json, url);
   return { defaultCard: new URL(index.default, url).href, cards: index.models.map((m) => new URL(m, url).href) };
@@ -63,9 +63,9 @@ export async function fetchCard(url: string): Promise<ModelCard> {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
+  } catch (e) {
     // (a dev server answers a missing file with its index.html)
-    throw new Error(`model card ${url} is not valid JSON${bytes[0] === 0x3c ? ' (an HTML page: is the path right?)' : ''}`);
+    throw new Error(`model card ${url} is not valid JSON${bytes[0] === 0x3c ? ' (an HTML page: is the path right?)' : ''}`, { cause: e });
   }
   return parseModelCard(json, url);
 }

@@ -42,7 +42,7 @@ export class ModelRunner {
     try {
       session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     } catch (e) {
-      throw new Error(`model file ${source} could not be loaded (corrupt or not ONNX): ${(e as Error).message}`);
+      throw new Error(`model file ${source} could not be loaded (corrupt or not ONNX): ${(e as Error).message}`, { cause: e });
     }
     const expected = [card.input.name, ...card.states.map((s) => s.input)];
     const outputs = [card.output.name, ...card.states.map((s) => s.output)];
