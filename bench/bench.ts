@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { framingDelay } from '../src/dsp/window';
-import { DEFAULT_MASK_LATENCY } from '../src/model/card';
+import { binCount, DEFAULT_MASK_LATENCY } from '../src/model/card';
 import { readCard, readModelIndex } from '../src/model/load-node';
 import { browserFigures } from './browser-figures';
 import { defaultCardPath, mb, ms, pct, root } from './common';
@@ -115,7 +115,7 @@ async function main() {
     const f = await nodeFigures(cardPath);
     say(`| ${f.card.name} | ${f.card.parameters} | ${ms(f.step.median)} | ${ms(f.step.p99)} | ${ms(f.dsp.median)} | ${ms(f.dsp.p99)} |`);
   }
-  const msg = await messaging();
+  const msg = await messaging(binCount(readCard(defaultCard)));
   say();
   say(
     `Messaging one frame worklet↔worker and back (Node worker_threads as a stand-in): shared-memory ring ${ms(msg.ring.median)} median, ${ms(msg.ring.p99)} p99; MessagePort ${ms(msg.port.median)} median, ${ms(msg.port.p99)} p99.`,

@@ -63,12 +63,12 @@ export async function nodeFigures(cardPath: string) {
   };
 }
 
-/** Round trip of one frame between threads: MessagePort copy, and the shared-memory ring (Atomics). */
-export async function messaging() {
+/** Round trip of one frame of `bins` magnitudes between threads: MessagePort copy, and the shared-memory ring (Atomics). */
+export async function messaging(bins: number) {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const control = new Int32Array(workerData.sab);
-    parentPort.on('message', (m) => { if (m.port) m.port.on('message', (x) => m.port.postMessage({ frame: x.frame, mask: new Float32Array(257) })); });
+    parentPort.on('message', (m) => { if (m.port) m.port.on('message', (x) => m.port.postMessage({ frame: x.frame, mask: new Float32Array(${bins}) })); });
     (async () => { let seen = 0; for (;;) { const r = Atomics.waitAsync(control, 0, seen); if (r.async) await r.value; seen = Atomics.load(control, 0); if (seen < 0) break; Atomics.store(control, 1, seen); Atomics.notify(control, 1); } })();`;
   const sab = new SharedArrayBuffer(8);
   const control = new Int32Array(sab);
@@ -80,7 +80,7 @@ export async function messaging() {
     const t = performance.now();
     await new Promise<void>((res) => {
       channel.port1.once('message', () => res());
-      channel.port1.postMessage({ frame: i, magnitudes: new Float32Array(257) });
+      channel.port1.postMessage({ frame: i, magnitudes: new Float32Array(bins) });
     });
     if (i > 100) portTimes.push(performance.now() - t);
   }

@@ -25,6 +25,8 @@ import { gaussian, rng } from './signals';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = process.env.QUELL_CACHE ?? join(root, '.cache');
 const SETS = ['unseen', 'val'] as const;
+/** training/make_eval_set.py writes every clip at this rate; loadSet checks it. */
+const EVAL_RATE = 16000;
 type SetName = (typeof SETS)[number];
 
 interface Item {
@@ -58,7 +60,7 @@ function ensureEvalSet(name: SetName): void {
  */
 async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Promise<System> {
   const instance = await createPeer(peer);
-  const probeUp = resampleAligned(probe.subarray(0, 3 * 16000), 16000, peer.sampleRate);
+  const probeUp = resampleAligned(probe.subarray(0, 3 * EVAL_RATE), EVAL_RATE, peer.sampleRate);
   const lag = bestLag(probeUp, runPeer(instance, probeUp), Math.round(0.25 * peer.sampleRate)); // its constant delay, from a clean clip
   const system: System = {
     name: peer.name,
@@ -66,11 +68,11 @@ async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Pr
     seconds: 0,
     run: async (x) => {
       const t = performance.now();
-      const up = resampleAligned(x, 16000, peer.sampleRate);
+      const up = resampleAligned(x, EVAL_RATE, peer.sampleRate);
       const padded = new Float32Array(up.length + lag);
       padded.set(up);
       const aligned = runPeer(instance, padded).slice(lag, lag + up.length);
-      const y = resampleAligned(aligned, peer.sampleRate, 16000).slice(0, x.length);
+      const y = resampleAligned(aligned, peer.sampleRate, EVAL_RATE).slice(0, x.length);
       system.seconds += (performance.now() - t) / 1000;
       return y;
     },
@@ -109,7 +111,12 @@ function loadSet(name: SetName, limit: number) {
     perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
     return perGroup.get(key)! <= limit;
   });
-  const load = (id: string, which: string) => decodeWav(readFileSync(join(dir, `${id}.${which}.wav`))).channels[0];
+  const load = (id: string, which: string) => {
+    const file = join(dir, `${id}.${which}.wav`);
+    const wav = decodeWav(readFileSync(file));
+    if (wav.sampleRate !== EVAL_RATE) throw new Error(`${file} is at ${wav.sampleRate} Hz; the eval set is at ${EVAL_RATE} Hz`);
+    return wav.channels[0];
+  };
   return { items, load };
 }
 
@@ -120,7 +127,7 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
   for (const [n, item] of items.entries()) {
     const clean = load(item.id, 'clean');
     const noisy = load(item.id, 'noisy');
-    audioSeconds += noisy.length / 16000;
+    audioSeconds += noisy.length / EVAL_RATE;
     const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
     for (const s of systems) {
       const y = await s.run(noisy);
@@ -130,8 +137,8 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
         scores.sisdr = siSdr(y, clean);
         scores.dsisdr = scores.sisdr - base;
         if (item.kind === 'mix') {
-          scores.stoi = stoi(clean, y, 16000);
-          scores.estoi = estoi(clean, y, 16000);
+          scores.stoi = stoi(clean, y, EVAL_RATE);
+          scores.estoi = estoi(clean, y, EVAL_RATE);
         }
       }
       if (!results.has(s.name)) results.set(s.name, []);
@@ -161,7 +168,7 @@ async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]):
   const noiseItems = items.filter((i) => i.kind === 'noise');
   const mixes = items.filter((i) => i.kind === 'mix');
   const random = rng(11);
-  const quietRoom = Float32Array.from({ length: 2 * 16000 }, () => gaussian(random) * 10 ** (-70 / 20));
+  const quietRoom = Float32Array.from({ length: 2 * EVAL_RATE }, () => gaussian(random) * 10 ** (-70 / 20));
   const perPrefix = new Map(systems.map((s) => [s.name, STREAM_PREFIXES.map(() => [] as number[])]));
   for (const [n, item] of noiseItems.entries()) {
     const noisy = load(item.id, 'noisy');
@@ -305,7 +312,7 @@ async function main(): Promise<void> {
       seconds: 0,
       run: async (x) => {
         const t = performance.now();
-        const y = await denoiseChannel(x, 16000, runner);
+        const y = await denoiseChannel(x, EVAL_RATE, runner);
         system.seconds += (performance.now() - t) / 1000;
         return y;
       },
