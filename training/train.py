@@ -136,14 +136,17 @@ def main():
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
                     "recurrent layers and decoder start this one; see warm_start()")
-    ap.add_argument("--carry", action="store_true",
-                    help="start each batch from the states the last one left (see carried_states)")
+    ap.add_argument("--carry", action=argparse.BooleanOptionalAction,
+                    help="start each batch from the states the last one left (see carried_states); "
+                         "default: on for the recurrent families")
     ap.add_argument("--reset", type=float, default=0.25, help="with --carry: the share of streams that start afresh")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
     if args.carry and args.arch == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
+    if args.carry is None:
+        args.carry = args.arch != "cnn"
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = args.out or os.path.join(ROOT, ".cache", "train", args.arch)
