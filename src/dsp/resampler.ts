@@ -128,6 +128,26 @@ export class StreamingResampler {
       consumed += take;
       // every output whose kernel lies inside the history (and a sample to spare)
       const end = this.filled * positions;
+      if (positions === 3 && advance === 1) {
+        // Whole-number interpolation by 3 (16 → 48 kHz), the live path's way back: each input
+        // position makes three outputs from the same taps, so one pass over them serves all three.
+        // (offset is always 0 here: the three are written together.)
+        while (centre + halfWidth + 1 < this.filled) {
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          for (let i = centre - halfWidth + 1, k = 0; k < taps; i++, k++) {
+            const h = history[i];
+            s0 += h * bank[k];
+            s1 += h * bank[taps + k];
+            s2 += h * bank[2 * taps + k];
+          }
+          output[written++] = s0;
+          output[written++] = s1;
+          output[written++] = s2;
+          centre++;
+        }
+      }
       while ((centre + halfWidth + 1) * positions + offset < end) {
         if (positions === 1) {
           // Whole-number decimation (48 → 16 kHz): one kernel, symmetric about the centre
