@@ -128,7 +128,17 @@ export class StreamingResampler {
       consumed += take;
       // every output whose kernel lies inside the history (and a sample to spare)
       const end = this.filled * positions;
-      if (positions === 3 && advance === 1) {
+      if (positions === 1) {
+        // Whole-number decimation (48 → 16 kHz): one kernel, symmetric about the centre
+        // (its last tap, at halfWidth, is zero), so each pair of taps shares a multiply.
+        const middle = bank[halfWidth - 1];
+        while (centre + halfWidth + 1 < this.filled) {
+          let sum = history[centre] * middle;
+          for (let i = 1, k = halfWidth; i < halfWidth; i++, k++) sum += (history[centre - i] + history[centre + i]) * bank[k];
+          output[written++] = sum;
+          centre += advance;
+        }
+      } else if (positions === 3 && advance === 1) {
         // Whole-number interpolation by 3 (16 → 48 kHz), the live path's way back: each input
         // position makes three outputs from the same taps, so one pass over them serves all three.
         // (offset is always 0 here: the three are written together.)
@@ -149,15 +159,6 @@ export class StreamingResampler {
         }
       }
       while ((centre + halfWidth + 1) * positions + offset < end) {
-        if (positions === 1) {
-          // Whole-number decimation (48 → 16 kHz): one kernel, symmetric about the centre
-          // (its last tap, at halfWidth, is zero), so each pair of taps shares a multiply.
-          let sum = history[centre] * bank[halfWidth - 1];
-          for (let i = 1, k = halfWidth; i < halfWidth; i++, k++) sum += (history[centre - i] + history[centre + i]) * bank[k];
-          output[written++] = sum;
-          centre += advance;
-          continue;
-        }
         let phase = offset;
         let first = centre - halfWidth + 1;
         if (phases !== positions) {
