@@ -46,8 +46,9 @@ def enhance(model, noisy, framing, states=None):
 def carried_states(model, after, batch, reset_probability, rng):
     """The states the next batch starts from: where the last batch left each stream (detached),
     except a random few that start afresh. In use the model runs for hours and the scene changes
-    under it; trained only from zero state on short clips, it learnt to lock onto what it heard
-    first (a quiet second before the noise left it suppressing 15–25 dB less for half a minute)."""
+    under it; trained only from zero state on short clips, a model learns to lock onto what it
+    hears first, and a quiet second before the noise leaves it suppressing far less for as long
+    as the stream goes on."""
     if after is None:
         return model.zero_states(batch)
     keep = torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32))

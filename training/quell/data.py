@@ -200,8 +200,7 @@ class Mixer:
             mix = np.clip(mix, -limit, limit)  # clipping
         if self.rng.random() < 0.08:
             # Digital silence: a microphone that delivers zeros before its first sample, or while
-            # muted. One such stretch used to leave the recurrent state where it suppressed noise
-            # by 12 dB instead of 40 for the next half minute.
+            # muted. What the model makes of it stays in its recurrent state long after.
             start = 0 if self.rng.random() < 0.5 else self.rng.integers(0, length)
             stop = min(length, start + int(self.rng.uniform(0.01, 1.5) * SAMPLE_RATE))
             mix[start:stop] = 0
