@@ -161,7 +161,8 @@ def main():
     mixer = Mixer(*train_data, seed=int(time.time()))
     val_mixer = Mixer(*val_data, seed=7)
     length = int(args.seconds * SAMPLE_RATE)
-    val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 8)]
+    # 128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to the next
+    val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 16)]
 
     config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "level_norm": not args.legacy,
               "framing": LEGACY if args.legacy else FRAMING}
@@ -181,6 +182,11 @@ def main():
         state = ck["state"]
         state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
+        if state.get("val_clips") != len(val_set) * len(val_set[0][0]):
+            # scores on another validation set do not compare: the next checkpoint starts best.pt afresh
+            state["best"] = -1e9
+            print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
+    state["val_clips"] = len(val_set) * len(val_set[0][0])
     elif args.init:
         model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
         print(f"fine-tuning from {args.init}", flush=True)
