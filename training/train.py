@@ -186,7 +186,6 @@ def main():
             # scores on another validation set do not compare: the next checkpoint starts best.pt afresh
             state["best"] = -1e9
             print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
-    state["val_clips"] = len(val_set) * len(val_set[0][0])
     elif args.init:
         model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
         print(f"fine-tuning from {args.init}", flush=True)
@@ -197,6 +196,7 @@ def main():
         if args.warm_start:
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
+    state["val_clips"] = len(val_set) * len(val_set[0][0])
 
     def save(path):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)
