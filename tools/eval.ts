@@ -151,10 +151,10 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
 }
 
 /**
- * What a person who keeps the page open hears: each noise-alone clip run again after something
- * else, scored on the clip alone. A model that locks onto what it heard first suppresses well
- * from a fresh start and badly after half a second of digital silence (a microphone that opens
- * with zeros), two seconds of a quiet room (−70 dBFS), or the previous clip of speech in another noise.
+ * What a person who keeps the page open hears: clips run again after something else, scored on
+ * the clip alone. A model that locks onto what it heard first suppresses well from a fresh start
+ * and badly after half a second of digital silence (a microphone that opens with zeros), two
+ * seconds of a quiet room (−70 dBFS), or 8 s of speech in another noise.
  */
 const STREAM_PREFIXES = [
   'fresh start',
@@ -163,30 +163,55 @@ const STREAM_PREFIXES = [
   'after 8 s of other speech in noise',
 ];
 
-async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]): Promise<Map<string, number[]>> {
+interface StreamScores {
+  /** Median noise-alone attenuation after each of STREAM_PREFIXES. */
+  noiseAttenuation: number[];
+  /** Mean ΔSI-SDR of the mixtures, each run after the previous one (8 s of other speech in another noise). */
+  deltaSiSdr: number;
+}
+
+async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]): Promise<Map<string, StreamScores>> {
   const { items, load } = set;
   const noiseItems = items.filter((i) => i.kind === 'noise');
   const mixes = items.filter((i) => i.kind === 'mix');
   const random = rng(11);
   const quietRoom = Float32Array.from({ length: 2 * EVAL_RATE }, () => gaussian(random) * 10 ** (-70 / 20));
   const perPrefix = new Map(systems.map((s) => [s.name, STREAM_PREFIXES.map(() => [] as number[])]));
+  const after = (prefix: Float32Array, clip: Float32Array) => {
+    const x = new Float32Array(prefix.length + clip.length);
+    x.set(prefix);
+    x.set(clip, prefix.length);
+    return x;
+  };
   for (const [n, item] of noiseItems.entries()) {
     const noisy = load(item.id, 'noisy');
     const other = load(mixes[(n * 7) % mixes.length].id, 'noisy');
-    const prefixes = [new Float32Array(0), new Float32Array(8000), quietRoom, other];
+    const prefixes = [new Float32Array(0), new Float32Array(EVAL_RATE / 2), quietRoom, other];
     for (const s of systems) {
       for (const [p, prefix] of prefixes.entries()) {
-        const x = new Float32Array(prefix.length + noisy.length);
-        x.set(prefix);
-        x.set(noisy, prefix.length);
-        const y = await s.run(x);
+        const y = await s.run(after(prefix, noisy));
         perPrefix.get(s.name)![p].push(energyDb(noisy) - energyDb(y.subarray(prefix.length)));
       }
     }
-    process.stderr.write(`\rin a stream: ${n + 1}/${noiseItems.length} clips`);
+    process.stderr.write(`\rin a stream: ${n + 1}/${noiseItems.length} noise-alone clips`);
   }
   process.stderr.write('\n');
-  return new Map([...perPrefix].map(([name, lists]) => [name, lists.map(median)]));
+  const gains = new Map(systems.map((s) => [s.name, [] as number[]]));
+  for (const [n, item] of mixes.entries()) {
+    const noisy = load(item.id, 'noisy');
+    const clean = load(item.id, 'clean');
+    const previous = load(mixes[(n + mixes.length - 1) % mixes.length].id, 'noisy');
+    const base = siSdr(noisy, clean);
+    for (const s of systems) {
+      const y = await s.run(after(previous, noisy));
+      gains.get(s.name)!.push(siSdr(y.subarray(previous.length), clean) - base);
+    }
+    process.stderr.write(`\rin a stream: ${n + 1}/${mixes.length} mixtures`);
+  }
+  process.stderr.write('\n');
+  return new Map(
+    systems.map((s) => [s.name, { noiseAttenuation: perPrefix.get(s.name)!.map(median), deltaSiSdr: avg(gains.get(s.name)!) }]),
+  );
 }
 
 /** Scores per system, and its CPU per second of audio (`seconds` spent over `audioSeconds` scored). */
@@ -217,8 +242,8 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
       noiseAttenuationByNoise: Object.fromEntries(
         noiseOnly.map((nz) => [nz, median(atten.filter((x) => x.item.noise === nz).map((x) => x.scores.atten))]),
       ),
-      /** Medians per STREAM_PREFIXES, where measured (the unseen set). */
-      noiseAttenuationInStream: undefined as number[] | undefined,
+      /** Where measured (the unseen set): scores in a stream, see streamScores. */
+      inStream: undefined as StreamScores | undefined,
       realTimeFactor: s.seconds / audioSeconds,
       delayMs: s.delayMs,
     };
@@ -226,11 +251,14 @@ function summarise(items: Item[], systems: System[], results: Map<string, { item
 }
 
 function streamSection(summary: Summary[]): string {
-  const rows = summary.filter((s) => s.noiseAttenuationInStream);
+  const rows = summary.filter((s) => s.inStream);
   if (!rows.length) return '';
-  return `Noise alone in a stream, median attenuation (dB): the same noise-alone clips, each run after something else and scored on the clip alone.
+  return `In a stream: the same clips, each run after something else and scored on the clip alone (a page kept open hears one long stream, not clips from a fresh start). Noise alone, median attenuation (dB), and the mixtures' mean ΔSI-SDR when each follows the previous one:
 
-${table([['system', ...STREAM_PREFIXES], ...rows.map((s) => [s.system, ...s.noiseAttenuationInStream!.map((x) => x.toFixed(1))])])}`;
+${table([
+  ['system', ...STREAM_PREFIXES.map((p) => `noise alone, ${p}`), 'ΔSI-SDR after the previous mixture (dB)'],
+  ...rows.map((s) => [s.system, ...s.inStream!.noiseAttenuation.map((x) => x.toFixed(1)), s.inStream!.deltaSiSdr.toFixed(2)]),
+])}`;
 }
 
 function section(title: string, blurb: string, items: Item[], summary: Summary[]): string {
@@ -339,7 +367,7 @@ async function main(): Promise<void> {
     summaries[name] = summarise(sets[name].items, systems, results, audioSeconds);
     if (name === 'unseen') {
       const stream = await streamScores(sets[name], systems);
-      for (const s of summaries[name]) s.noiseAttenuationInStream = stream.get(s.system);
+      for (const s of summaries[name]) s.inStream = stream.get(s.system);
     }
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
   }
