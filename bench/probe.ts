@@ -12,7 +12,7 @@ import { FrameEngine } from '../src/dsp/frame-engine';
 import { binCount, engineOptions } from '../src/model/card';
 import { defaultModelUrl } from '../src/live/denoiser';
 import { fetchCard } from '../src/model/load-web';
-import { createFrameRing, FrameRing } from '../src/live/frame-ring';
+import { createFrameRing, FrameRing } from '../src/frame-ring';
 
 const percentiles = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -5,7 +5,7 @@
  * QuellNode ↔ the model worker, the processor ↔ the model worker (over a MessagePort where
  * there is no shared memory; the ring is frame-ring.ts), and the page ↔ the file worker.
  */
-import type { FrameRingBuffers } from './live/frame-ring';
+import type { FrameRingBuffers } from './frame-ring';
 
 /** The STFT a model was trained on, as its card states it, and the model's sample rate. */
 export interface ProcessorFraming {

@@ -8,7 +8,7 @@
  */
 import { FrameEngine } from '../src/dsp/frame-engine';
 import { StreamAdapter } from '../src/dsp/stream-adapter';
-import { FrameRing } from '../src/live/frame-ring';
+import { FrameRing } from '../src/frame-ring';
 import type { FrameMessage, FromProcessor, MaskMessage, ProcessorFraming, ProcessorOptions, ToProcessor } from '../src/protocol';
 
 declare const sampleRate: number;

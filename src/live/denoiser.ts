@@ -22,7 +22,7 @@ import type {
 import { framingWindows, synthesisSizeOf } from '../dsp/window';
 import { binCount, DEFAULT_MASK_LATENCY, type ModelCard } from '../model/card';
 import { fetchCard, fetchModelIndex } from '../model/load-web';
-import { createFrameRing, type FrameRingBuffers } from './frame-ring';
+import { createFrameRing, type FrameRingBuffers } from '../frame-ring';
 import { askModelWorker, loadModelWorker, takePreloaded, toModelWorker } from './model-worker-host';
 
 export interface DenoiserOptions {

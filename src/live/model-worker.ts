@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { binCount, type ModelCard } from '../model/card';
-import { FrameRing, RING_SLOTS } from './frame-ring';
+import { FrameRing, RING_SLOTS } from '../frame-ring';
 import { loadRunnerFromUrl } from '../model/load-web';
 import type { ModelRunner } from '../model/model-runner';
 import type { FrameMessage, FromModelWorker, MaskMessage, ToModelWorker } from '../protocol';
