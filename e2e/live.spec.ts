@@ -48,12 +48,12 @@ async function checkDenoising(query: string) {
     const r = cap.sampleRate;
     const d = Math.round(st.delaySeconds * r);
     const { clean, active, offset } = locate(scenario, cap);
-    // 1. noise alone (0.3–1.9 s of each loop): at least 20 dB quieter
+    // 1. noise alone (0.3–1.9 s of each loop, the microphone having opened with digital silence): at least 30 dB quieter
     const a = offset + Math.round(0.3 * r);
     const b = offset + Math.round(1.9 * r);
     const reduction = db(energy(cap.input, a, b) / energy(cap.output, a + d, b + d));
     console.log(`${query || '16 kHz'}: noise-only reduction ${reduction.toFixed(1)} dB`);
-    expect(reduction).toBeGreaterThanOrEqual(20);
+    expect(reduction).toBeGreaterThanOrEqual(30);
     // 2. speech kept: energy within 3 dB of the clean voice, and correlated with it
     let eClean = 0;
     let eOut = 0;
@@ -104,7 +104,7 @@ async function checkDelay(query: string) {
   }
 }
 
-test('processing on: noise-only stretches ≥ 20 dB quieter, speech kept (16 kHz context)', async () => {
+test('processing on: noise-only stretches ≥ 30 dB quieter, speech kept (16 kHz context)', async () => {
   await checkDenoising('');
 });
 
@@ -266,9 +266,10 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
     console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(8);
-    // The recurrent state starts empty: the first half second is suppressed less (11-38 dB seen), never passed raw.
-    expect(Math.min(...reductions)).toBeGreaterThan(6);
-    expect(Math.min(...reductions.slice(4))).toBeGreaterThan(25);
+    // The recurrent state starts empty (and Chromium's microphone opens with digital silence):
+    // the first quarter seconds are suppressed less, never passed raw.
+    expect(Math.min(...reductions)).toBeGreaterThan(20);
+    expect(Math.min(...reductions.slice(4))).toBeGreaterThan(40);
   } finally {
     await browser.close();
   }
