@@ -133,17 +133,7 @@ export function loopOffset(source: Float32Array, captured: Float32Array): number
       coarse = s;
     }
   }
-  best = -Infinity;
-  let at = coarse * block;
-  for (let s = Math.max(0, (coarse - 2) * block); s < (coarse + 2) * block; s++) {
-    let c = 0;
-    for (let i = 0; i < 16000 && s + i < captured.length; i++) c += captured[s + i] * source[i];
-    if (c > best) {
-      best = c;
-      at = s;
-    }
-  }
-  return at;
+  return alignNear(source, captured, coarse * block, 2 * block, 0, Math.min(16000, source.length));
 }
 
 /**
