@@ -56,17 +56,19 @@ function ensureEvalSet(name: SetName): void {
 /**
  * A peer as a whole-file function at 16 kHz with its own delay removed. The delay is measured
  * (and removed) at the peer's own rate, so that RNNoise at 48 kHz is aligned to the sample,
- * not to the nearest 16 kHz sample.
+ * not to the nearest 16 kHz sample. Each run starts from a fresh instance, as Quell's runs start
+ * from zero state: otherwise a peer would hear every clip after the one before it (how a system
+ * does after other sound is what the in-a-stream table measures, for all alike).
  */
 async function peerSystem(peer: (typeof PEERS)[number], probe: Float32Array): Promise<System> {
-  const instance = await createPeer(peer);
   const probeUp = resampleAligned(probe.subarray(0, 3 * EVAL_RATE), EVAL_RATE, peer.sampleRate);
-  const lag = bestLag(probeUp, runPeer(instance, probeUp), Math.round(0.25 * peer.sampleRate)); // its constant delay, from a clean clip
+  const lag = bestLag(probeUp, runPeer(await createPeer(peer), probeUp), Math.round(0.25 * peer.sampleRate)); // its constant delay, from a clean clip
   const system: System = {
     name: peer.name,
     delayMs: (lag / peer.sampleRate) * 1000,
     seconds: 0,
     run: async (x) => {
+      const instance = await createPeer(peer);
       const t = performance.now();
       const up = resampleAligned(x, EVAL_RATE, peer.sampleRate);
       const padded = new Float32Array(up.length + lag);

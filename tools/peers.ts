@@ -4,11 +4,13 @@
  * 128-sample render quantum at a time. We provide the AudioWorkletGlobalScope globals they use
  * (AudioWorkletProcessor, registerProcessor, sampleRate). Also RNNoise with its 2024 weights
  * from @shiguredo/rnnoise-wasm, whose API takes 480-sample frames: a small queue feeds it
- * render quanta, as a worklet around it would.
+ * render quanta, as a worklet around it would. And DTLN (two LSTM stages, 16 kHz) from
+ * @vonage/noise-suppression: its TFLite wasm build takes 10 ms frames of 16-bit samples.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 type Processor = { process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean; processor?: unknown };
 type ProcessorClass = new (options: { processorOptions: Record<string, unknown> }) => Processor;
@@ -27,8 +29,8 @@ export interface Peer {
   name: string;
   /** The rate the peer runs at (RNNoise is a 48 kHz model). */
   sampleRate: number;
-  /** A web-noise-suppressor worklet processor, or the shiguredo RNNoise build. */
-  kind?: 'worklet' | 'shiguredo-rnnoise';
+  /** A web-noise-suppressor worklet processor, the shiguredo RNNoise build, or Vonage's DTLN. */
+  kind?: 'worklet' | 'shiguredo-rnnoise' | 'vonage-dtln';
   wasm: string;
   module: string;
   processorName: string;
@@ -57,34 +59,29 @@ export const PEERS: Peer[] = [
     processorName: '@sapphi-red/web-noise-suppressor/speex',
   },
   { name: 'RNNoise 2024', sampleRate: 48000, kind: 'shiguredo-rnnoise', wasm: '', module: '@shiguredo/rnnoise-wasm', processorName: '' },
+  { name: 'DTLN', sampleRate: 16000, kind: 'vonage-dtln', wasm: 'main-bin-mono.wasm', module: 'main-bin-mono.js', processorName: '' },
 ];
 
-interface FrameDenoiser {
-  readonly frameSize: number;
-  createDenoiseState(): { processFrame(frame: Float32Array): number };
-}
-
-/** shiguredo's RNNoise (16-bit-scaled frames of 480) behind a render-quantum interface. */
-async function shiguredoRnnoise(): Promise<Processor> {
-  g.window ??= globalThis; // its emscripten glue was built for the web and checks for a window
-  const { Rnnoise } = (await import('@shiguredo/rnnoise-wasm')) as unknown as { Rnnoise: { load(): Promise<FrameDenoiser> } };
-  const rnnoise = await Rnnoise.load();
-  const state = rnnoise.createDenoiseState();
-  const size = rnnoise.frameSize;
+/**
+ * Render quanta in, render quanta out, around a denoiser that takes frames of `size` samples
+ * (scaled to 16-bit range) and denoises each in place: a queue of input, a ring of output, as a
+ * worklet around it would keep. The ring adds no delay beyond the frame's own.
+ */
+function framed(size: number, denoiseFrame: (frame: Float32Array) => void, processor: unknown): Processor {
   const frame = new Float32Array(size);
   const pending = new Float32Array(4 * size); // ring of denoised samples not yet played
   let read = 0;
   let count = 0;
   let filled = 0;
   return {
-    processor: state,
+    processor,
     process(inputs, outputs) {
       const input = inputs[0][0];
       const output = outputs[0][0];
       for (let i = 0; i < input.length; i++) {
         frame[filled++] = input[i] * 32768;
         if (filled === size) {
-          state.processFrame(frame);
+          denoiseFrame(frame);
           for (let k = 0; k < size; k++) pending[(read + count++) % pending.length] = frame[k] / 32768;
           filled = 0;
         }
@@ -102,6 +99,68 @@ async function shiguredoRnnoise(): Promise<Processor> {
   };
 }
 
+interface FrameDenoiser {
+  readonly frameSize: number;
+  createDenoiseState(): { processFrame(frame: Float32Array): number };
+}
+
+/** shiguredo's RNNoise (16-bit-scaled frames of 480) behind a render-quantum interface. */
+async function shiguredoRnnoise(): Promise<Processor> {
+  g.window ??= globalThis; // its emscripten glue was built for the web and checks for a window
+  const { Rnnoise } = (await import('@shiguredo/rnnoise-wasm')) as unknown as { Rnnoise: { load(): Promise<FrameDenoiser> } };
+  const rnnoise = await Rnnoise.load();
+  const state = rnnoise.createDenoiseState();
+  return framed(rnnoise.frameSize, (frame) => state.processFrame(frame), state);
+}
+
+interface DtlnTransformer {
+  getModel1(bytes: number): Uint8Array;
+  getModel2(bytes: number): Uint8Array;
+  init(threads: number): Promise<number>;
+  getInputFrame(samples: number): Int16Array;
+  runAlgorithm(samples: number, sampleRate: number, channels: number): number;
+  getOutputFrame(): Int16Array;
+}
+
+/**
+ * DTLN as @vonage/noise-suppression runs it in its worker: the single-thread ("mono") wasm
+ * build, its two TFLite models, 10 ms frames of 16-bit samples at 16 kHz. Its emscripten glue
+ * is an ES module written for the web that reads `location.href` once; it is evaluated here
+ * with a `location` of its own rather than given a global one. 10 ms in gives 10 ms out (after
+ * the first frame, which it keeps), so the frame queue adds nothing to its own delay.
+ */
+async function vonageDtln(peer: Peer): Promise<Processor> {
+  const dir = join(dirname(require.resolve('@vonage/noise-suppression')), ''); // …/dist
+  const glue = readFileSync(join(dir, peer.module), 'utf8').replace(/export default Module;\s*$/, 'return Module;');
+  const factory = new Function('location', glue)({ href: pathToFileURL(dir).href + '/' }) as (
+    options: Record<string, unknown>,
+  ) => Promise<{ DtlnTransformer: new () => DtlnTransformer }>;
+  const quiet = () => {};
+  const wasm = await factory({ wasmBinary: readFileSync(join(dir, peer.wasm)), print: quiet, printErr: quiet });
+  const dtln = new wasm.DtlnTransformer();
+  for (const [i, load] of [
+    [1, dtln.getModel1],
+    [2, dtln.getModel2],
+  ] as const) {
+    const bytes = readFileSync(join(dir, `model_${i}.tflite`));
+    load.call(dtln, bytes.length).set(bytes);
+  }
+  if ((await dtln.init(1)) !== 0) throw new Error('DTLN (@vonage/noise-suppression) did not initialise');
+  const size = peer.sampleRate / 100;
+  const samples = new Int16Array(size);
+  return framed(
+    size,
+    (frame) => {
+      for (let k = 0; k < size; k++) samples[k] = Math.max(-32767, Math.min(32767, Math.round(frame[k])));
+      dtln.getInputFrame(size).set(samples);
+      const n = dtln.runAlgorithm(size, peer.sampleRate, 1);
+      const out = dtln.getOutputFrame();
+      for (let k = 0; k < size; k++) frame[k] = k < n ? out[k] : 0;
+    },
+    dtln,
+  );
+}
+
 // RNNoise's emscripten glue sees Node and reaches for CommonJS globals that ESM lacks.
 g.__dirname ??= dist;
 g.require ??= require;
@@ -109,6 +168,7 @@ g.require ??= require;
 /** A ready processor instance for `peer`, created in a scope whose sampleRate is the peer's. */
 export async function createPeer(peer: Peer): Promise<Processor> {
   if (peer.kind === 'shiguredo-rnnoise') return shiguredoRnnoise();
+  if (peer.kind === 'vonage-dtln') return vonageDtln(peer);
   g.sampleRate = peer.sampleRate;
   if (!registry.has(peer.processorName)) await import(join(dist, peer.module));
   const ctor = registry.get(peer.processorName)!;
