@@ -19,7 +19,7 @@ const percentiles = (xs: number[]) => {
   return { median: s[Math.floor(s.length / 2)], p99: s[Math.floor(s.length * 0.99)] };
 };
 
-function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
+async function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
   const hop = new Float32Array(hopSize);
   const out = new Float32Array(hopSize);
   const mask = new Float32Array(bins).fill(0.5);
@@ -27,9 +27,7 @@ function dspPerHop(engine: FrameEngine, hopSize: number, bins: number) {
   for (let i = 0; i < 4000; i++) {
     for (let n = 0; n < hopSize; n++) hop[n] = Math.sin(0.05 * (i * hopSize + n)) * 0.1 + (Math.random() - 0.5) * 0.01;
     const t0 = performance.now();
-    const frame = engine.pushHop(hop);
-    engine.setMask(frame, mask);
-    engine.pullHop(out);
+    await engine.processHop(hop, out, () => mask);
     if (i >= 500) times.push(performance.now() - t0); // after warm-up
   }
   return percentiles(times);
@@ -79,7 +77,7 @@ async function probe() {
   const card = await fetchCard(cardUrl);
   const bins = binCount(card);
   const engine = new FrameEngine(engineOptions(card, 0));
-  const dsp = dspPerHop(engine, card.hopSize, bins);
+  const dsp = await dspPerHop(engine, card.hopSize, bins);
   const trips = await roundTrips(cardUrl, bins, (1000 * card.hopSize) / card.sampleRate);
   return { model: card.name, dsp, ...trips, isolated: crossOriginIsolated };
 }

@@ -55,19 +55,19 @@ async function engineStage(cardPath: string): Promise<number[]> {
   for (let h = 0; h < hops; h++) {
     hopIn.fill(0);
     if (h * hop < x.length) hopIn.set(x.subarray(h * hop, Math.min((h + 1) * hop, x.length)));
-    const frame = engine.pushHop(hopIn);
-    const mask = new Float32Array(binCount(card));
-    await runner.step(engine.magnitudes, mask);
-    pending.push({ frame, mask });
-    while (pending.length > maskLatency) {
-      const p = pending.shift()!;
-      engine.setMask(p.frame, p.mask); // delivered late, as the worker would
-    }
-    if (pending.length) {
-      const p = pending[0]; // the mask due now arrives just in time
-      if (p.frame === frame - maskLatency) engine.setMask(p.frame, p.mask);
-    }
-    engine.pullHop(y.subarray(h * hop, (h + 1) * hop));
+    await engine.processHop(hopIn, y.subarray(h * hop, (h + 1) * hop), async (magnitudes, frame) => {
+      const mask = new Float32Array(binCount(card));
+      await runner.step(magnitudes, mask);
+      pending.push({ frame, mask });
+      while (pending.length > maskLatency) {
+        const p = pending.shift()!;
+        engine.setMask(p.frame, p.mask); // delivered late, as the worker would
+      }
+      if (pending.length) {
+        const p = pending[0]; // the mask due now arrives just in time
+        if (p.frame === frame - maskLatency) engine.setMask(p.frame, p.mask);
+      }
+    });
   }
   const diffs: number[] = [];
   for (let h = 0; h * hop < x.length; h++) {

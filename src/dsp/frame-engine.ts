@@ -18,6 +18,7 @@ export interface FrameEngineOptions extends Framing {
  *   pushHop(input)  → frames the newest fftSize samples, keeps the spectrum, exposes `magnitudes`
  *   setMask(f, m)   ← the model's mask for frame f (from a worker, or synchronously in file mode)
  *   pullHop(output) → masks frame (newest − maskLatency), inverse FFT, overlap-add, one hop out
+ *   processHop(input, output, maskFor) → all three, where the mask can be waited for
  *
  * Only the last `synthesisSize` samples of each frame are synthesised (the whole frame for the
  * √Hann framing, one hop plus a short taper for the low-delay one), so the output is the input
@@ -169,6 +170,24 @@ export class FrameEngine {
     const slot = frame % this.slots;
     this.spectral.analyze(history, this.spectra[slot], this.magnitudes);
     return frame;
+  }
+
+  /**
+   * One hop where the mask can be had while the hop waits (files, tests, benchmarks): frame the
+   * input, ask `maskFor` for the new frame's mask and set it (it may return nothing and set masks
+   * itself, as a test of late masks does), then write one hop out. The live path cannot wait on
+   * the audio thread: it calls pushHop and pullHop around the worker's ring itself.
+   */
+  async processHop(
+    input: Float32Array,
+    output: Float32Array,
+    maskFor: (magnitudes: Float32Array, frame: number) => Promise<ArrayLike<number> | void> | ArrayLike<number> | void,
+    upperGain?: Float32Array,
+  ): Promise<void> {
+    const frame = this.pushHop(input);
+    const mask = await maskFor(this.magnitudes, frame);
+    if (mask) this.setMask(frame, mask);
+    this.pullHop(output, upperGain);
   }
 
   /** The model's mask for `frame`; ignored if that frame has already been played in full. */

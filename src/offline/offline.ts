@@ -169,11 +169,8 @@ export class ChannelDenoiser {
   }
 
   private async runHop(): Promise<void> {
-    const { engine, hopOut, hopGain } = this;
-    const frame = engine.pushHop(this.hopIn);
-    await this.runner.step(engine.magnitudes, this.mask);
-    engine.setMask(frame, this.mask);
-    engine.pullHop(hopOut, hopGain);
+    const { engine, hopOut, hopGain, mask } = this;
+    await engine.processHop(this.hopIn, hopOut, (magnitudes) => this.runner.step(magnitudes, mask).then(() => mask), hopGain);
     this.hopsDone++;
     // The first `delaySamples` outputs come before the input's first sample; beyond modelLength, after its last.
     const first = Math.max(0, engine.delaySamples - (this.hopsDone - 1) * hopOut.length);
