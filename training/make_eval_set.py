@@ -86,7 +86,7 @@ def build(name):
     def voice():
         clean = mixer.speech_segment(length)
         reverberant = unseen and mixer.rng.random() < 1 / 3
-        return (mixer.reverb(clean) if reverberant else clean), reverberant
+        return (mixer.noise_tail_reverb(clean) if reverberant else clean), reverberant
 
     for kind in NOISES[name]:
         for snr in SNRS:

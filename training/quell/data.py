@@ -1,7 +1,8 @@
 """Dynamic mixing of speech and noise with the augmentations of shared/DATA.md.
 
 Every call of `Mixer.batch` draws new mixtures: SNR -5..25 dB, noise-only and speech-only
-items, random gain, EQ and band-limiting, mild synthetic reverb, DC offset and clipping.
+items, random gain, EQ and band-limiting, rooms (image-source shoeboxes and decaying-noise
+reverb), DC offset and clipping.
 Real noises come from the prepared Debian packages; synthetic ones (coloured noise, hum,
 fan, babble, clicks) are generated here so the model meets more than the files hold.
 """
@@ -10,6 +11,8 @@ import pickle
 
 import numpy as np
 from scipy.signal import fftconvolve
+
+from .rooms import shoebox_rir
 
 SAMPLE_RATE = 16000
 
@@ -139,7 +142,17 @@ class Mixer:
         return np.asarray(x, np.float32)
 
     # ---- room and microphone ------------------------------------------------------------
-    def reverb(self, x):
+    def reverb(self, x, near=False):
+        """x in a room: two times in three a shoebox room by the image-source method (its early
+        reflections colour the sound as real rooms do; `near`: the microphone close to the source,
+        as for a talker), else a decaying-noise reverb (the evaluation set's rooms)."""
+        if self.rng.random() < 1 / 3:
+            return self.noise_tail_reverb(x)
+        ir = shoebox_rir(self.rng, SAMPLE_RATE, near=near)
+        return fftconvolve(x, ir)[: len(x)].astype(np.float32)
+
+    def noise_tail_reverb(self, x):
+        """A mild reverb: the direct sound and a decaying noise burst 8–20 dB below it."""
         rt60 = self.rng.uniform(0.1, 0.8)
         n = int(rt60 * SAMPLE_RATE)
         ir = self.rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60
@@ -166,7 +179,7 @@ class Mixer:
         kind = kind or ("noise_only" if r < 0.1 else "speech_only" if r < 0.2 else "mix")
         speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length)
         if kind != "noise_only" and self.rng.random() < 0.3:
-            speech = self.reverb(speech)
+            speech = self.reverb(speech, near=True)
         noise = np.zeros(length, np.float32)
         if kind != "speech_only":
             noise = self.noise_segment(length)
