@@ -7,8 +7,10 @@ Three splits, none sharing a recording with another:
 - unseen: whole packages that training never touches, speech and noise (UNSEEN_* below), for
   the "unseen sources" table of `npm run eval`: the figures that predict voices, languages,
   microphones and noises nobody trained on.
-Output: <cache>/prepared/{speech,noise}_{train,val,unseen}.pkl, each a list of (name, float32
-array), and manifest.json (what each split holds, by source, in minutes).
+- babble voices (train and val): talkers that are never clean targets, for babble only.
+Output: <cache>/prepared/{speech,noise}_{train,val,unseen}.pkl and babble_{train,val}.pkl, each a
+list of (name, float32 array), and manifest.json (what each split holds, by source, in minutes).
+`prepare_data.py babble` adds the babble voices to a cache prepared before they existed.
 """
 import glob
 import hashlib
@@ -138,6 +140,37 @@ def speech_files():
     return out
 
 
+def babble_files():
+    """(package, path, group) for voices that are never clean targets, only babble: talkers the
+    model must not learn as "the speaker". DATA.md's degraded voices: the clipped Spanish
+    tuxpaint descriptions, warzone2100's band-limited announcers, hedgewars' pitched-up voices."""
+    out = [("tuxpaint-stamps-default", p, "tuxpaint-es/" + os.path.basename(os.path.dirname(p)))
+           for p in files(pkg("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps/**/*_desc_es*.ogg"))]
+    out += [("warzone2100-data", m, "warzone/" + m.split("!")[1].split("/")[1])
+            for m in members(pkg("warzone2100-data", "usr/share/games/warzone2100/base.wz"),
+                             r"^audio/(memressp|tutorial|taunts|countdown|vtoltalk|nexus)/.*\.(ogg|wav)$")]
+    out += [("hedgewars-data", p, "hedgewars/" + p.split(os.sep)[-2])
+            for p in files(pkg("hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/voices/*/*.ogg"))]
+    return out
+
+
+def prepare_babble(pool):
+    """babble_{train,val}.pkl: (name, audio) of the babble-only voices, split by group."""
+    voices = {"train": [], "val": []}
+    minutes = {"train": {}, "val": {}}
+    for package, path, group, audio in pool.imap(decode_speech, babble_files(), chunksize=16):
+        if audio is None or len(audio) < SAMPLE_RATE // 4:
+            continue
+        split = "val" if is_val(group, 0.15) else "train"
+        voices[split].append((os.path.relpath(path, PKGS), audio))
+        minutes[split][package] = minutes[split].get(package, 0) + len(audio) / SAMPLE_RATE / 60
+    for split, data in voices.items():
+        with open(os.path.join(OUT, f"babble_{split}.pkl"), "wb") as f:
+            pickle.dump(data, f)
+        print(f"babble voices, {split}: {len(data)} clips ({sum(minutes[split].values()):.1f} min)")
+    return {split: {k: round(v, 1) for k, v in sorted(t.items())} for split, t in minutes.items()}
+
+
 def noise_files():
     """(package, path, category) for every real noise recording."""
     out = [("sonic-pi-samples", p, "sonicpi") for p in files(pkg("sonic-pi-samples", "usr/share/sonic-pi/samples/*.flac"))]
@@ -242,6 +275,15 @@ def keyboard_typing(paths, seconds, rng):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["babble"]:  # only the babble voices, into an existing prepared cache
+        with Pool(os.cpu_count() or 2) as pool:
+            babble = prepare_babble(pool)
+        path = os.path.join(OUT, "manifest.json")
+        manifest = json.load(open(path))
+        manifest["babble"] = babble
+        with open(path, "w") as f:
+            json.dump(manifest, f, indent=1)
+        return 0
     rng = np.random.default_rng(1234)
     splits = ("train", "val", "unseen")
     speech = {k: [] for k in splits}
@@ -264,6 +306,7 @@ def main():
                 continue
             split = "unseen" if package in UNSEEN_NOISE else "val" if is_val(path, 0.15) else "train"
             add("noise", split, package, category + ":" + os.path.basename(path), audio)
+        babble = prepare_babble(pool)
     if subprocess.run(["which", "espeak-ng"], capture_output=True).returncode == 0:
         for split, voices, texts in (("train", ESPEAK_VOICES_TRAIN, ESPEAK_TEXT), ("val", ESPEAK_VOICES_VAL, ESPEAK_TEXT[:6])):
             for name, audio in espeak_clips(voices, texts, split):
@@ -282,6 +325,7 @@ def main():
               f"{len(noise[split])} noise clips ({sum(minutes['noise'][split].values()):.1f} min)")
     manifest = {kind: {split: {k: round(v, 1) for k, v in sorted(t.items())} for split, t in d.items()}
                 for kind, d in minutes.items()}
+    manifest["babble"] = babble
     manifest["unseen_packages"] = sorted(UNSEEN_SPEECH | UNSEEN_NOISE)
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import FRAMING, LEGACY, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
-from quell.data import Mixer, load_split  # noqa: E402
+from quell.data import Mixer, load_babble, load_split  # noqa: E402
 from quell.model import build  # noqa: E402
 from quell.stft import istft, stft  # noqa: E402
 from quell.synthetic import synthetic_split  # noqa: E402
@@ -158,8 +158,12 @@ def main():
         train_data, val_data = synthetic_split(rng), synthetic_split(rng, 10, 3)
     else:
         train_data, val_data = load_split(cache, "train"), load_split(cache, "val")
-    mixer = Mixer(*train_data, seed=int(time.time()))
-    val_mixer = Mixer(*val_data, seed=7)
+    babble_voices = [] if args.synthetic else load_babble(cache, "train")
+    if not args.synthetic and not babble_voices:
+        print("no babble voices in the prepared cache (python3 training/prepare_data.py babble): "
+              "babble is made of training talkers alone", flush=True)
+    mixer = Mixer(*train_data, seed=int(time.time()), babble_voices=babble_voices)
+    val_mixer = Mixer(*val_data, seed=7)  # (without babble voices: the validation set stays what it was)
     length = int(args.seconds * SAMPLE_RATE)
     # 128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to the next
     val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 16)]

@@ -31,6 +31,15 @@ def load_split(cache, split):
     return speech, noise
 
 
+def load_babble(cache, split):
+    """The babble-only voices (prepare_data.py), or [] in a cache prepared before they existed."""
+    path = os.path.join(cache, "prepared", f"babble_{split}.pkl")
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        return [a for _, a in pickle.load(f)]
+
+
 def rms(x):
     return float(np.sqrt(np.mean(x * x) + 1e-12))
 
@@ -38,8 +47,9 @@ def rms(x):
 class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
-    def __init__(self, speech, noise, seed=0):
-        """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs."""
+    def __init__(self, speech, noise, seed=0, babble_voices=()):
+        """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
+        babble_voices: recordings of talkers who are never targets, for babble."""
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -52,6 +62,7 @@ class Mixer:
         self.group_weights = weight / weight.sum()
         self.noise_files = [a for n, a in noise if not n.startswith("keyboard:")]
         self.keyboard = [a for n, a in noise if n.startswith("keyboard:")] or self.noise_files
+        self.babble_voices = list(babble_voices)
         self.rng = np.random.default_rng(seed)
 
     # ---- speech -------------------------------------------------------------------------
@@ -105,10 +116,24 @@ class Mixer:
         return x + blade
 
     def babble(self, length):
+        """4–8 talkers at once; with babble voices, most of them people the model never hears as
+        the speaker to keep (in a call, the chatter is other people)."""
         x = np.zeros(length, np.float32)
         for _ in range(self.rng.integers(4, 9)):
-            x += self.speech_segment(length) * self.rng.uniform(0.5, 1)
+            talker = self.babble_segment(length) if self.babble_voices and self.rng.random() < 0.7 else self.speech_segment(length)
+            x += talker * self.rng.uniform(0.5, 1)
         return x
+
+    def babble_segment(self, length):
+        """One babble talker: babble-voice clips one after another, with short pauses."""
+        out = np.zeros(length, np.float32)
+        t = int(self.rng.uniform(0, 0.3) * SAMPLE_RATE)
+        while t < length:
+            clip = self.babble_voices[self.rng.integers(len(self.babble_voices))]
+            n = min(len(clip), length - t)
+            out[t:t + n] = clip[:n] / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)  # as speech_segment
+            t += n + int(self.rng.uniform(0.02, 0.4) * SAMPLE_RATE)
+        return out
 
     def clicks(self, length):
         x = np.zeros(length)
