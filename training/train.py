@@ -51,7 +51,7 @@ def carried_states(model, after, batch, reset_probability, rng):
     as the stream goes on."""
     if after is None:
         return model.zero_states(batch)
-    keep = torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32))
+    keep = torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32)).to(after[0].device)
     # recurrent states are [layers, B, H], level states [B, n]
     return [s.detach() * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in after]
 
@@ -67,12 +67,12 @@ def loss_fn(model, noisy, clean, framing, states=None):
     cplx = ((est_c / est_mag * est_mag ** 0.3 - ref_c / ref_mag * ref_mag ** 0.3).abs() ** 2).mean()
     has_speech = clean.pow(2).mean(-1) > 1e-9
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
-    sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else torch.zeros(())
+    sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
     return 0.7 * mag + 0.3 * cplx - 0.01 * sdr, sdr, after
 
 
 def feature_stats(model, mixer, batch, length, framing):
-    noisy, _ = mixer.batch(batch, length)
+    noisy, _ = mixer.batch(batch, length)  # (before the model moves to its device)
     with torch.no_grad():
         feats, _ = model.features.raw(stft(torch.from_numpy(noisy), framing).abs())
     feats = feats.reshape(-1, feats.shape[-1])
@@ -85,7 +85,7 @@ def warm_start(model, path):
     the old one read raw log power, the new half starting at zero. A constant gain, such as a
     different analysis window's, is a constant offset in log power, which the level
     normalisation removes: the old model's behaviour carries over to the new framing."""
-    old = torch.load(path)["model"]
+    old = torch.load(path, map_location="cpu")["model"]
     sd = model.state_dict()
     n = old["features.mean"].numel()
     scale = model.features.std[:n] / old["features.std"]
@@ -100,7 +100,7 @@ def warm_start(model, path):
     model.load_state_dict(sd)
 
 
-def validate(model, val_set, framing):
+def validate(model, val_set, framing, device):
     """Mean ΔSI-SDR of the validation mixtures from a fresh start, and (recurrent families) as one
     stream: each batch starting where the last one left each row, as the model runs in use."""
     model.eval()
@@ -108,7 +108,7 @@ def validate(model, val_set, framing):
     after = None
     with torch.no_grad():
         for noisy, clean in val_set:
-            n, c = torch.from_numpy(noisy), torch.from_numpy(clean)
+            n, c = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
             before = si_sdr(n, c)
             keep = (c.pow(2).mean(-1) > 1e-9) & (before < 40)  # mixtures only
             est, _, _ = enhance(model, n, framing)
@@ -117,8 +117,19 @@ def validate(model, val_set, framing):
                 est, _, after = enhance(model, n, framing, after or model.zero_states(n.shape[0]))
                 stream.append((si_sdr(est, c) - before)[keep])
     model.train()
-    fresh = float(torch.cat(fresh).mean())
+    fresh = float(torch.cat(fresh).mean())  # (on the CPU or the GPU alike)
     return fresh, float(torch.cat(stream).mean()) if stream else fresh
+
+
+def to_cpu(tree):
+    """A state dict (nested dicts and lists of tensors) with every tensor on the CPU."""
+    if torch.is_tensor(tree):
+        return tree.cpu()
+    if isinstance(tree, dict):
+        return {k: to_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_cpu(v) for v in tree)
+    return tree
 
 
 def main():
@@ -134,6 +145,8 @@ def main():
     ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
                     "recurrent layers and decoder start this one; see warm_start()")
@@ -172,15 +185,15 @@ def main():
               "framing": LEGACY if args.legacy else FRAMING}
     ckpt_path = os.path.join(out, "last.pt")
     if os.path.exists(ckpt_path):
-        config = torch.load(ckpt_path)["config"]  # a resumed run keeps the recipe it started with
+        config = torch.load(ckpt_path, map_location="cpu")["config"]  # a resumed run keeps the recipe it started with
     elif args.init:
-        config = torch.load(args.init)["config"]
+        config = torch.load(args.init, map_location="cpu")["config"]
     framing = framing_of(config)
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
@@ -191,7 +204,7 @@ def main():
             state["best"] = -1e9
             print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
     elif args.init:
-        model.load_state_dict(torch.load(args.init)["model"])  # keeps its feature statistics
+        model.load_state_dict(torch.load(args.init, map_location="cpu")["model"])  # keeps its feature statistics
         print(f"fine-tuning from {args.init}", flush=True)
     else:
         mean, std = feature_stats(model, mixer, 32, length, framing)
@@ -201,9 +214,18 @@ def main():
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
     state["val_clips"] = len(val_set) * len(val_set[0][0])
+    device = torch.device(args.device)
+    model.to(device)  # in place: the optimiser keeps its parameters
+    for moments in opt.state.values():
+        for k, v in moments.items():
+            if torch.is_tensor(v) and v.dim() > 0:  # Adam's averages; its step count stays on the CPU
+                moments[k] = v.to(device)
+    if device.type != "cpu":
+        print(f"training on {device} ({torch.cuda.get_device_name(device)})", flush=True)
 
     def save(path):
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config}, path)
+        # on the CPU, so that any machine can resume, export or evaluate it
+        torch.save({"model": to_cpu(model.state_dict()), "opt": to_cpu(opt.state_dict()), "state": state, "config": config}, path)
 
     budget = args.minutes * 60
 
@@ -222,7 +244,8 @@ def main():
             g["lr"] = lr
         noisy, clean = mixer.batch(args.batch, length)
         states = carried_states(model, after, args.batch, args.reset, rng) if args.carry else None
-        loss, sdr, after = loss_fn(model, torch.from_numpy(noisy), torch.from_numpy(clean), framing, states)
+        noisy, clean = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
+        loss, sdr, after = loss_fn(model, noisy, clean, framing, states)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -237,7 +260,7 @@ def main():
             print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f} lr {lr:.2e} "
                   f"{state['elapsed'] / 60:.1f} min", flush=True)
         if state["step"] % 250 == 0 or last:
-            fresh, stream = validate(model, val_set, framing)
+            fresh, stream = validate(model, val_set, framing, device)
             gain = (fresh + stream) / 2  # the model must do well from the first frame and after hours
             state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
                                      "val_delta_si_sdr": round(gain, 3), "fresh": round(fresh, 3), "stream": round(stream, 3)})

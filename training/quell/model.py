@@ -48,7 +48,7 @@ class Features(nn.Module):
         if not self.level_norm:
             return log_power, None
         if level is None:
-            level = [torch.zeros(mag.shape[0], N_BINS, dtype=mag.dtype), torch.zeros(mag.shape[0], 1, dtype=mag.dtype)]
+            level = [mag.new_zeros(mag.shape[0], N_BINS), mag.new_zeros(mag.shape[0], 1)]
         mean, count = level
         means = []
         for t in range(mag.shape[1]):
@@ -85,8 +85,8 @@ class RecurrentMask(nn.Module):
         return specs + (LEVEL_STATES if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
-        dtype = self.decoder.weight.dtype
-        return [torch.zeros(batch, s[1], dtype=dtype) if n.startswith("level_") else torch.zeros(s[0], batch, s[2], dtype=dtype)
+        w = self.decoder.weight  # zeros of its dtype, on its device
+        return [w.new_zeros(batch, s[1]) if n.startswith("level_") else w.new_zeros(s[0], batch, s[2])
                 for n, s in self.state_specs()]
 
     def _run(self, mag, states):
@@ -129,7 +129,7 @@ class CausalConvMask(nn.Module):
         return caches + (LEVEL_STATES if self.features.level_norm else [])
 
     def zero_states(self, batch=1):
-        return [torch.zeros(batch, *s[1:], dtype=self.decoder.weight.dtype) for _, s in self.state_specs()]
+        return [self.decoder.weight.new_zeros(batch, *s[1:]) for _, s in self.state_specs()]
 
     def forward(self, mag, states=None):
         x = self.encoder(self.features(mag)[0]).transpose(1, 2)  # [B, H, T]
