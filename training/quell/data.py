@@ -12,9 +12,8 @@ import pickle
 import numpy as np
 from scipy.signal import fftconvolve
 
+from .config import SAMPLE_RATE
 from .rooms import shoebox_rir
-
-SAMPLE_RATE = 16000
 
 
 def source_of(name):

@@ -10,7 +10,7 @@ import wave
 import numpy as np
 import torch
 
-from .config import FRAMING, windows
+from .config import FRAMING, SAMPLE_RATE, windows
 
 
 def frames(x, framing=FRAMING):
@@ -42,7 +42,7 @@ def denoise(model, x, framing=FRAMING):
     return out[delay:delay + len(x)]
 
 
-def write_wav(path, x, rate=16000):
+def write_wav(path, x, rate=SAMPLE_RATE):
     """16-bit mono WAV; returns the samples as the engine will read them back."""
     pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
     with wave.open(path, "wb") as w:

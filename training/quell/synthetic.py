@@ -4,7 +4,7 @@ Used for the tiny training run in CI (no downloads) and for test fixtures.
 """
 import numpy as np
 
-SAMPLE_RATE = 16000
+from .config import SAMPLE_RATE
 
 
 def speech_like(seconds, rng):
