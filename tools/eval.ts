@@ -3,16 +3,18 @@
  *
  * Builds (once) two fixed sets (training/make_eval_set.py): "unseen", from whole packages that
  * training never touches (other voices, languages, microphones, rooms and noises), and "val",
- * the training sources' held-out groups. Then runs in one process: the noisy input, every Quell
- * model in models/index.json, and GTCRN, RNNoise (at 48 kHz) and Speex from
- * @sapphi-red/web-noise-suppressor, on both, and writes docs/EVALUATION.md (the unseen table
+ * the training sources' held-out groups. Then runs the noisy input, every Quell model in
+ * models/index.json and every peer (tools/peers.ts) on both, the systems shared out among
+ * worker processes of this script, and writes docs/EVALUATION.md (the unseen table
  * first: it is the one that predicts what users hear) and docs/evaluation.json.
  *
- *   npm run eval [-- --limit N]   (N clips per group, for a quick look)
+ *   npm run eval [-- --limit N] [-- --jobs J]   (N clips per group, for a quick look; J processes,
+ *                                                default one per core up to 4)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { framingDelay } from '../src/dsp/window';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner, readModelIndex } from '../src/model/load-node';
@@ -322,22 +324,36 @@ ${byNoiseOnly}
 ${streamSection(summary)}`;
 }
 
-async function main(): Promise<void> {
-  const limitArg = process.argv.indexOf('--limit');
-  const limit = limitArg > 0 ? Number(process.argv[limitArg + 1]) : Infinity;
-  const sets = Object.fromEntries(SETS.map((name) => [name, loadSet(name, limit)])) as Record<SetName, ReturnType<typeof loadSet>>;
-  const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
-  const systems: System[] = [{ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x }];
+/** What one process measured for its share of the systems, on both sets (JSON between processes). */
+interface Measured {
+  systems: { name: string; delayMs: number; secondsBySet: Record<SetName, number> }[];
+  results: Record<SetName, [string, { id: string; scores: Scores }[]][]>;
+  audioSeconds: Record<SetName, number>;
+  stream: [string, StreamScores][];
+}
+
+const option = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+
+/** Every system, or those named in `only`: the noisy input, each Quell model, each peer. */
+async function buildSystems(probe: Float32Array, only?: Set<string>) {
+  const wanted = (name: string) => !only || only.has(name);
+  const systems: System[] = [];
+  if (wanted('Noisy input')) systems.push({ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x });
   const cardOf = new Map<string, string>(); // system name → card path, to record its scores
   for (const cardPath of readModelIndex(join(root, 'models')).cards) {
     const runner = await loadRunner(cardPath);
     if (runner.card.fixture) continue;
     const card = runner.card;
+    const name = `Quell ${card.name}`;
+    cardOf.set(name, cardPath);
+    if (!wanted(name)) continue;
     // Quell's live delay at 16 kHz: the framing's own delay + the mask wait (2 hops); files are compensated.
     const delayMs = ((framingDelay(card) + 2 * card.hopSize) / card.sampleRate) * 1000;
-    cardOf.set(`Quell ${card.name}`, cardPath);
     const system: System = {
-      name: `Quell ${card.name}`,
+      name,
       delayMs,
       seconds: 0,
       run: async (x) => {
@@ -349,7 +365,86 @@ async function main(): Promise<void> {
     };
     systems.push(system);
   }
-  for (const peer of PEERS) systems.push(await peerSystem(peer, probe));
+  for (const peer of PEERS) if (wanted(peer.name)) systems.push(await peerSystem(peer, probe));
+  return { systems, cardOf };
+}
+
+/** Score `systems` on both sets (and in a stream on the unseen one), in this process. */
+async function measure(sets: Record<SetName, ReturnType<typeof loadSet>>, systems: System[]): Promise<Measured> {
+  const secondsBySet = new Map(systems.map((s) => [s.name, {} as Record<SetName, number>]));
+  const measured: Measured = { systems: [], results: {} as Measured['results'], audioSeconds: {} as Measured['audioSeconds'], stream: [] };
+  for (const name of SETS) {
+    for (const s of systems) s.seconds = 0;
+    const { results, audioSeconds } = await score(sets[name], systems, name);
+    measured.results[name] = [...results].map(([system, rows]) => [system, rows.map((r) => ({ id: r.item.id, scores: r.scores }))]);
+    measured.audioSeconds[name] = audioSeconds;
+    for (const s of systems) secondsBySet.get(s.name)![name] = s.seconds;
+    if (name === 'unseen') measured.stream = [...(await streamScores(sets[name], systems))];
+  }
+  measured.systems = systems.map((s) => ({ name: s.name, delayMs: s.delayMs, secondsBySet: secondsBySet.get(s.name)! }));
+  return measured;
+}
+
+/**
+ * The systems split over `jobs` processes of this script (one core each), by their cost on the
+ * probe so that the slowest peer does not make one process last twice as long as the others.
+ * Each measures its share exactly as the single-process run would; CPU time is per process.
+ */
+async function measureInParallel(systems: System[], probe: Float32Array, jobs: number, limit: number): Promise<Measured> {
+  const cost = new Map<string, number>();
+  for (const s of systems) {
+    const t = performance.now();
+    await s.run(probe);
+    cost.set(s.name, performance.now() - t);
+  }
+  const shares: { names: string[]; cost: number }[] = Array.from({ length: jobs }, () => ({ names: [], cost: 0 }));
+  for (const s of [...systems].sort((a, b) => cost.get(b.name)! - cost.get(a.name)!)) {
+    const share = shares.reduce((a, b) => (b.cost < a.cost ? b : a));
+    share.names.push(s.name);
+    share.cost += cost.get(s.name)!;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'quell-eval-'));
+  const parts = await Promise.all(
+    shares
+      .filter((share) => share.names.length)
+      .map(async (share, k) => {
+        const out = join(dir, `part${k}.json`);
+        const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--systems', JSON.stringify(share.names), '--out', out];
+        if (limit !== Infinity) args.push('--limit', String(limit));
+        await new Promise<void>((done, fail) => {
+          const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+          child.on('exit', (code) =>
+            code === 0 ? done() : fail(new Error(`eval worker for ${share.names.join(', ')} exited with ${code}`)),
+          );
+        });
+        return JSON.parse(readFileSync(out, 'utf8'), (_, v) => (v === null ? NaN : v)) as Measured;
+      }),
+  );
+  rmSync(dir, { recursive: true, force: true });
+  // back in the order of `systems`
+  const order = (name: string) => systems.findIndex((s) => s.name === name);
+  const byOrder = <T extends [string, unknown]>(xs: T[]) => xs.sort((a, b) => order(a[0]) - order(b[0]));
+  return {
+    systems: parts.flatMap((p) => p.systems).sort((a, b) => order(a.name) - order(b.name)),
+    results: Object.fromEntries(SETS.map((name) => [name, byOrder(parts.flatMap((p) => p.results[name]))])) as Measured['results'],
+    audioSeconds: parts[0].audioSeconds,
+    stream: byOrder(parts.flatMap((p) => p.stream)),
+  };
+}
+
+async function main(): Promise<void> {
+  const limit = Number(option('--limit') ?? Infinity);
+  const only = option('--systems');
+  const jobs = Number(option('--jobs') ?? Math.min(availableParallelism(), 4));
+  const sets = Object.fromEntries(SETS.map((name) => [name, loadSet(name, limit)])) as Record<SetName, ReturnType<typeof loadSet>>;
+  const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
+  const { systems, cardOf } = await buildSystems(probe, only ? new Set(JSON.parse(only) as string[]) : undefined);
+  if (only) {
+    // a worker of measureInParallel: NaN (no score of that kind) travels as null
+    writeFileSync(option('--out')!, JSON.stringify(await measure(sets, systems)));
+    return;
+  }
+  const measured = jobs > 1 ? await measureInParallel(systems, probe, jobs, limit) : await measure(sets, systems);
 
   const blurbs: Record<SetName, [string, string]> = {
     unseen: [
@@ -363,21 +458,27 @@ async function main(): Promise<void> {
   };
   const summaries = {} as Record<SetName, Summary[]>;
   const sections: string[] = [];
+  const stream = new Map(measured.stream);
   for (const name of SETS) {
-    for (const s of systems) s.seconds = 0;
-    const { results, audioSeconds } = await score(sets[name], systems, name);
-    summaries[name] = summarise(sets[name].items, systems, results, audioSeconds);
-    if (name === 'unseen') {
-      const stream = await streamScores(sets[name], systems);
-      for (const s of summaries[name]) s.inStream = stream.get(s.system);
-    }
+    const items = new Map(sets[name].items.map((item) => [item.id, item]));
+    const results = new Map(
+      measured.results[name].map(([system, rows]) => [system, rows.map((r) => ({ item: items.get(r.id)!, scores: r.scores }))]),
+    );
+    const scored = measured.systems.map((s) => ({
+      name: s.name,
+      delayMs: s.delayMs,
+      seconds: s.secondsBySet[name],
+      run: async (x: Float32Array) => x,
+    }));
+    summaries[name] = summarise(sets[name].items, scored, results, measured.audioSeconds[name]);
+    if (name === 'unseen') for (const s of summaries[name]) s.inStream = stream.get(s.system);
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
   }
   const doc = `# Evaluation
 
 Generated by \`npm run eval\` on ${new Date().toISOString().slice(0, 10)} — do not edit by hand.
 
-All systems run in this one process on this machine: Quell through its TypeScript engine in onnxruntime-web (wasm, one thread); GTCRN, RNNoise (48 kHz, resampled) and Speex as the AudioWorklet processors of \`@sapphi-red/web-noise-suppressor\`, RNNoise 2024 (its 2024 weights, 48 kHz) from \`@shiguredo/rnnoise-wasm\`, and DTLN (16 kHz) as \`@vonage/noise-suppression\` runs it (its single-thread TFLite wasm, 10 ms frames). Peers' outputs are aligned by their measured delay before scoring. Every run of every system starts fresh (Quell from zero state, each peer as a new instance); the in-a-stream table shows how each does after other sound. Delay: Quell's is its live mic-to-speaker engine delay at 16 kHz; peers' is measured on their output.
+All systems run on this machine, each in one process (the systems are shared out among up to four processes, one per core, when there are cores to spare): Quell through its TypeScript engine in onnxruntime-web (wasm, one thread); GTCRN, RNNoise (48 kHz, resampled) and Speex as the AudioWorklet processors of \`@sapphi-red/web-noise-suppressor\`, RNNoise 2024 (its 2024 weights, 48 kHz) from \`@shiguredo/rnnoise-wasm\`, and DTLN (16 kHz) as \`@vonage/noise-suppression\` runs it (its single-thread TFLite wasm, 10 ms frames). Peers' outputs are aligned by their measured delay before scoring. Every run of every system starts fresh (Quell from zero state, each peer as a new instance); the in-a-stream table shows how each does after other sound. Delay: Quell's is its live mic-to-speaker engine delay at 16 kHz; peers' is measured on their output.
 
 ${sections.join('\n')}`;
   mkdirSync(join(root, 'docs'), { recursive: true });

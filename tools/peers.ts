@@ -167,6 +167,21 @@ g.require ??= require;
 
 /** A ready processor instance for `peer`, created in a scope whose sampleRate is the peer's. */
 export async function createPeer(peer: Peer): Promise<Processor> {
+  // RNNoise's emscripten glue adds process-wide 'uncaughtException' and 'unhandledRejection'
+  // handlers for every instance, each holding that instance (and its wasm memory) for good; the
+  // eval makes hundreds. Node's own handling of both is what they reimplement: drop them.
+  const before = new Map(PROCESS_EVENTS.map((event) => [event, new Set(process.listeners(event))]));
+  try {
+    return await createInstance(peer);
+  } finally {
+    for (const event of PROCESS_EVENTS)
+      for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.off(event, listener);
+  }
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+async function createInstance(peer: Peer): Promise<Processor> {
   if (peer.kind === 'shiguredo-rnnoise') return shiguredoRnnoise();
   if (peer.kind === 'vonage-dtln') return vonageDtln(peer);
   g.sampleRate = peer.sampleRate;
