@@ -258,7 +258,9 @@ test('from Start, noise alone is held down from the first quarter second, and fu
   const { browser, page } = await openApp(noiseAlone('noise-from-start').file);
   try {
     await start(page);
-    await flow(page, 3);
+    // 4 s of frames: the first of them can be Chromium's opening digital silence (0.65 s),
+    // which leaves no output to measure, and at least 2 s must remain after the first window
+    await flow(page, 4);
     const st = await state(page);
     const cap = await capture(page);
     const d = Math.round(st.delaySeconds * cap.sampleRate);
@@ -267,10 +269,10 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(8);
     // The recurrent state starts empty (and Chromium's microphone opens with digital silence):
-    // the first quarter seconds are suppressed less, never passed raw. How much less depends on
-    // how soon the worker's first masks come: on a busy machine the first quarter second has
-    // measured anywhere from 19 to 68 dB.
-    expect(Math.min(...reductions)).toBeGreaterThan(12);
+    // the first quarter second is suppressed less, never passed raw. Measured: 15–26 dB when it
+    // follows the microphone's opening silence (the model's state has only heard zeros), about
+    // 60 dB when it does not.
+    expect(Math.min(...reductions)).toBeGreaterThan(10);
     expect(Math.min(...reductions.slice(4))).toBeGreaterThan(40);
   } finally {
     await browser.close();
