@@ -219,7 +219,12 @@ async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]):
 }
 
 /** Scores per system, and its CPU per second of audio (`seconds` spent over `audioSeconds` scored). */
-function summarise(items: Item[], systems: System[], results: Map<string, { item: Item; scores: Scores }[]>, audioSeconds: number) {
+function summarise(
+  items: Item[],
+  systems: Pick<System, 'name' | 'seconds' | 'delayMs'>[],
+  results: Map<string, { item: Item; scores: Scores }[]>,
+  audioSeconds: number,
+) {
   const snrs = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.snr!))].sort((a, b) => a - b);
   const noises = [...new Set(items.filter((i) => i.kind === 'mix').map((i) => i.noise))];
   const noiseOnly = [...new Set(items.filter((i) => i.kind === 'noise').map((i) => i.noise))];
@@ -464,12 +469,7 @@ async function main(): Promise<void> {
     const results = new Map(
       measured.results[name].map(([system, rows]) => [system, rows.map((r) => ({ item: items.get(r.id)!, scores: r.scores }))]),
     );
-    const scored = measured.systems.map((s) => ({
-      name: s.name,
-      delayMs: s.delayMs,
-      seconds: s.secondsBySet[name],
-      run: async (x: Float32Array) => x,
-    }));
+    const scored = measured.systems.map((s) => ({ name: s.name, delayMs: s.delayMs, seconds: s.secondsBySet[name] }));
     summaries[name] = summarise(sets[name].items, scored, results, measured.audioSeconds[name]);
     if (name === 'unseen') for (const s of summaries[name]) s.inStream = stream.get(s.system);
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));

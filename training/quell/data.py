@@ -65,13 +65,17 @@ class Mixer:
         self.rng = np.random.default_rng(seed)
 
     # ---- speech -------------------------------------------------------------------------
-    def speech_segment(self, length):
-        """Concatenate random utterances, with natural pauses, to fill `length` samples."""
+    def speech_segment(self, length, voices=None):
+        """Concatenate random utterances, with natural pauses, to fill `length` samples: of the
+        training talkers, or of `voices` (a list of recordings) when given."""
         out = np.zeros(length, np.float32)
         t = int(self.rng.uniform(0, 0.5) * SAMPLE_RATE)
         while t < length:
-            group = self.speech_groups[self.rng.choice(len(self.speech_groups), p=self.group_weights)]
-            clip = self.speech[group[self.rng.integers(len(group))]]
+            if voices is None:
+                group = self.speech_groups[self.rng.choice(len(self.speech_groups), p=self.group_weights)]
+                clip = self.speech[group[self.rng.integers(len(group))]]
+            else:
+                clip = voices[self.rng.integers(len(voices))]
             clip = clip / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)
             n = min(len(clip), length - t)
             out[t:t + n] = clip[:n]
@@ -119,20 +123,10 @@ class Mixer:
         the speaker to keep (in a call, the chatter is other people)."""
         x = np.zeros(length, np.float32)
         for _ in range(self.rng.integers(4, 9)):
-            talker = self.babble_segment(length) if self.babble_voices and self.rng.random() < 0.7 else self.speech_segment(length)
+            voices = self.babble_voices if self.babble_voices and self.rng.random() < 0.7 else None
+            talker = self.speech_segment(length, voices)
             x += talker * self.rng.uniform(0.5, 1)
         return x
-
-    def babble_segment(self, length):
-        """One babble talker: babble-voice clips one after another, with short pauses."""
-        out = np.zeros(length, np.float32)
-        t = int(self.rng.uniform(0, 0.3) * SAMPLE_RATE)
-        while t < length:
-            clip = self.babble_voices[self.rng.integers(len(self.babble_voices))]
-            n = min(len(clip), length - t)
-            out[t:t + n] = clip[:n] / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)  # as speech_segment
-            t += n + int(self.rng.uniform(0.02, 0.4) * SAMPLE_RATE)
-        return out
 
     def clicks(self, length):
         x = np.zeros(length)
