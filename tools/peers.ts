@@ -130,7 +130,7 @@ interface DtlnTransformer {
  * the first frame, which it keeps), so the frame queue adds nothing to its own delay.
  */
 async function vonageDtln(peer: Peer): Promise<Processor> {
-  const dir = join(dirname(require.resolve('@vonage/noise-suppression')), ''); // …/dist
+  const dir = dirname(require.resolve('@vonage/noise-suppression')); // …/dist
   const glue = readFileSync(join(dir, peer.module), 'utf8').replace(/export default Module;\s*$/, 'return Module;');
   const factory = new Function('location', glue)({ href: pathToFileURL(dir).href + '/' }) as (
     options: Record<string, unknown>,
@@ -165,6 +165,8 @@ async function vonageDtln(peer: Peer): Promise<Processor> {
 g.__dirname ??= dist;
 g.require ??= require;
 
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
 /** A ready processor instance for `peer`, created in a scope whose sampleRate is the peer's. */
 export async function createPeer(peer: Peer): Promise<Processor> {
   // RNNoise's emscripten glue adds process-wide 'uncaughtException' and 'unhandledRejection'
@@ -178,8 +180,6 @@ export async function createPeer(peer: Peer): Promise<Processor> {
       for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.off(event, listener);
   }
 }
-
-const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
 
 async function createInstance(peer: Peer): Promise<Processor> {
   if (peer.kind === 'shiguredo-rnnoise') return shiguredoRnnoise();

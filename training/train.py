@@ -72,7 +72,7 @@ def loss_fn(model, noisy, clean, framing, states=None):
 
 
 def feature_stats(model, mixer, batch, length, framing):
-    noisy, _ = mixer.batch(batch, length)  # (before the model moves to its device)
+    noisy, _ = mixer.batch(batch, length)
     with torch.no_grad():
         feats, _ = model.features.raw(stft(torch.from_numpy(noisy), framing).abs())
     feats = feats.reshape(-1, feats.shape[-1])
@@ -117,7 +117,7 @@ def validate(model, val_set, framing, device):
                 est, _, after = enhance(model, n, framing, after or model.zero_states(n.shape[0]))
                 stream.append((si_sdr(est, c) - before)[keep])
     model.train()
-    fresh = float(torch.cat(fresh).mean())  # (on the CPU or the GPU alike)
+    fresh = float(torch.cat(fresh).mean())
     return fresh, float(torch.cat(stream).mean()) if stream else fresh
 
 
