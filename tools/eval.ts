@@ -441,6 +441,9 @@ async function main(): Promise<void> {
   const limit = Number(option('--limit') ?? Infinity);
   const only = option('--systems');
   const jobs = Number(option('--jobs') ?? Math.min(availableParallelism(), 4));
+  if (!(limit >= 1)) throw new Error(`--limit must be a number of clips per group, at least 1 (got ${option('--limit')})`);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new Error(`--jobs must be a whole number of processes, at least 1 (got ${option('--jobs')})`);
   const sets = Object.fromEntries(SETS.map((name) => [name, loadSet(name, limit)])) as Record<SetName, ReturnType<typeof loadSet>>;
   const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
   const { systems, cardOf } = await buildSystems(probe, only ? new Set(JSON.parse(only) as string[]) : undefined);
