@@ -56,7 +56,7 @@ def carried_states(model, after, batch, reset_probability, rng):
     return [s.detach() * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in after]
 
 
-def loss_fn(model, noisy, clean, framing, states=None):
+def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01):
     est, est_spec, after = enhance(model, noisy, framing, states)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
@@ -68,7 +68,7 @@ def loss_fn(model, noisy, clean, framing, states=None):
     has_speech = clean.pow(2).mean(-1) > 1e-9
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
-    return 0.7 * mag + 0.3 * cplx - 0.01 * sdr, sdr, after
+    return 0.7 * mag + 0.3 * cplx - sdr_weight * sdr, sdr, after
 
 
 def feature_stats(model, mixer, batch, length, framing):
@@ -144,6 +144,10 @@ def main():
     ap.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; a resumed run keeps its own)")
     ap.add_argument("--out", default=None, help="checkpoint folder (default .cache/train/ARCH)")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
+    ap.add_argument("--snr", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                    help="training mixtures' SNR range in dB (default -5 25; a resumed run keeps its own)")
+    ap.add_argument("--sdr-weight", type=float,
+                    help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -214,6 +218,10 @@ def main():
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
     state["val_clips"] = len(val_set) * len(val_set[0][0])
+    state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
+    mixer.snr_range = tuple(state["snr_range"])
+    state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
+    print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     for moments in opt.state.values():
@@ -245,7 +253,7 @@ def main():
         noisy, clean = mixer.batch(args.batch, length)
         states = carried_states(model, after, args.batch, args.reset, rng) if args.carry else None
         noisy, clean = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
-        loss, sdr, after = loss_fn(model, noisy, clean, framing, states)
+        loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -273,7 +281,7 @@ def main():
                 json.dump({"config": config, "history": state["history"]}, f, indent=0)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
-                   "batch": args.batch, "seconds": args.seconds, "best_val_delta_si_sdr": state["best"],
+                   "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "sdr_weight": state["sdr_weight"], "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
 

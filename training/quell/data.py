@@ -1,6 +1,6 @@
 """Dynamic mixing of speech and noise with the augmentations of shared/DATA.md.
 
-Every call of `Mixer.batch` draws new mixtures: SNR -5..25 dB, noise-only and speech-only
+Every call of `Mixer.batch` draws new mixtures: SNR -5..25 dB by default, noise-only and speech-only
 items, random gain, EQ and band-limiting, rooms (image-source shoeboxes and decaying-noise
 reverb), DC offset and clipping.
 Real noises come from the prepared Debian packages; synthetic ones (coloured noise, hum,
@@ -46,9 +46,11 @@ def rms(x):
 class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
-    def __init__(self, speech, noise, seed=0, babble_voices=()):
+    def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25)):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
-        babble_voices: recordings of talkers who are never targets, for babble."""
+        babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
+        mixtures' SNR in dB, drawn uniformly."""
+        self.snr_range = tuple(snr_range)
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -205,7 +207,7 @@ class Mixer:
                 noise = self.reverb(noise)  # the noise's own room, drawn apart from the voice's
             if self.rng.random() < 0.25:
                 noise = noise / (rms(noise) + 1e-9) + self.noise_segment(length) / (rms(noise) + 1e-9) * 0.5
-            snr = self.rng.uniform(-5, 25) if snr_db is None else snr_db
+            snr = self.rng.uniform(*self.snr_range) if snr_db is None else snr_db
             ref = rms(speech) if kind == "mix" else 0.05
             noise = noise / (rms(noise) + 1e-9) * ref * 10 ** (-snr / 20)
             if self.rng.random() < 0.3:
