@@ -62,9 +62,12 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01):
     est_c = est_spec * scale.unsqueeze(-1)
     ref_c = stft(clean, framing) * scale.unsqueeze(-1)
     est_mag, ref_mag = est_c.abs() + 1e-8, ref_c.abs() + 1e-8
-    # compressed magnitude, plus compressed complex spectrum (which also sees the phase error)
-    mag = ((est_mag ** 0.3 - ref_mag ** 0.3) ** 2).mean()
-    cplx = ((est_c / est_mag * est_mag ** 0.3 - ref_c / ref_mag * ref_mag ** 0.3).abs() ** 2).mean()
+    # compressed magnitude, plus compressed complex spectrum (which also sees the phase error);
+    # each power taken once: fractional powers of the whole batch's spectra are a tenth of a step
+    est_pow, ref_pow = est_mag ** 0.3, ref_mag ** 0.3
+    mag = (est_pow - ref_pow).square().mean()
+    cplx_error = est_c * (est_pow / est_mag) - ref_c * (ref_pow / ref_mag)
+    cplx = (cplx_error.real.square() + cplx_error.imag.square()).mean()
     has_speech = clean.pow(2).mean(-1) > 1e-9
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
