@@ -100,6 +100,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
     ap.add_argument("--origin", help="how the run started, for the card (e.g. 'warm start from quell-gru-v1')")
+    ap.add_argument("--averaged", action="store_true",
+                    help="export the checkpoint's moving average of the weights (train.py keeps one) instead of its raw weights")
     ap.add_argument("--reexport", action="store_true",
                     help="export OUT.pt again (a new graph, same weights), keeping OUT.json's training record")
     args = ap.parse_args()
@@ -123,17 +125,24 @@ def main():
         meta = {"family": "gru", "fixture": True,
                 "description": "Fixed random weights for the parity tests; it does not denoise."}
     else:
-        ck = torch.load(args.checkpoint)
+        ck = torch.load(args.checkpoint, map_location="cpu")
+        if args.averaged and "ema" not in ck:
+            ap.error(f"--averaged: {args.checkpoint} holds no averaged weights (trained before train.py kept them)")
         config = ck["config"]
         model = build(**config)
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(ck["ema"] if args.averaged else ck["model"])
+        # this checkpoint's own validation record (best.pt's is the run's best; last.pt's its last)
+        record = next((h for h in reversed(ck["state"]["history"]) if h["step"] == ck["state"]["step"]), {})
+        averaged = args.averaged or ck.get("weights") == "moving average"  # best.pt holds the average when it won
+        score = record.get("ema" if averaged else "val_delta_si_sdr")
         summary_path = os.path.join(os.path.dirname(args.checkpoint), "summary.json")
         summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
         meta = {"family": ck["config"]["arch"],
                 "description": f"Causal {ck['config']['arch'].upper()} mask model, "
                                f"{ck['config']['layers']}x{ck['config']['hidden']}.",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
-                             "best_validation_delta_si_sdr_db": round(ck["state"]["best"], 2),
+                             **({"validation_delta_si_sdr_db": round(score, 2)} if score is not None else {}),
+                             "weights": "moving average" if averaged else "raw",
                              **{k: summary[k] for k in ("batch", "seconds") if k in summary},
                              **({"origin": args.origin} if args.origin else {}),
                              "log": "training/checkpoints/" + os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))

@@ -256,8 +256,8 @@ def main():
 
     def save(path, weights=None):
         # on the CPU, so that any machine can resume, export or evaluate it
-        torch.save({"model": to_cpu(weights or model.state_dict()), "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()),
-                    "state": state, "config": config}, path)
+        torch.save({"model": to_cpu(weights or model.state_dict()), "weights": "moving average" if weights else "raw",
+                    "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config}, path)
 
     budget = args.minutes * 60
 
