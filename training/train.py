@@ -57,7 +57,7 @@ def carried_states(model, after, batch, reset_probability, rng):
     return [s.detach() * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in after]
 
 
-def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01):
+def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0):
     est, est_spec, after = enhance(model, noisy, framing, states)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
@@ -72,7 +72,13 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01):
     has_speech = clean.pow(2).mean(-1) > 1e-9
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
-    return 0.7 * mag + 0.3 * cplx - sdr_weight * sdr, sdr, after
+    loss = 0.7 * mag + 0.3 * cplx - sdr_weight * sdr
+    if noise_weight and not has_speech.all():
+        # The SI-SDR term sees only items with speech; on noise alone, the dB removed (up to 40)
+        # is the figure that says whether the pauses between words are quiet.
+        removed = 10 * torch.log10((noisy.pow(2).sum(-1) + 1e-10) / (est.pow(2).sum(-1) + 1e-10))
+        loss = loss - noise_weight * removed[~has_speech].clamp(max=40).mean()
+    return loss, sdr, after
 
 
 def feature_stats(model, mixer, batch, length, framing):
@@ -168,6 +174,8 @@ def main():
                     help="training mixtures' SNR range in dB (default -5 25; a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
+    ap.add_argument("--noise-weight", type=float,
+                    help="weight of the dB removed from noise-only items (default 0; a resumed run keeps its own)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -241,7 +249,9 @@ def main():
     state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
     mixer.snr_range = tuple(state["snr_range"])
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
-    print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}", flush=True)
+    state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
+    print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
+          f"noise-alone weight {state['noise_weight']:g}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     for moments in opt.state.values():
@@ -277,7 +287,7 @@ def main():
         noisy, clean = mixer.batch(args.batch, length)
         states = carried_states(model, after, args.batch, args.reset, rng) if args.carry else None
         noisy, clean = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
-        loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"])
+        loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -310,7 +320,8 @@ def main():
                 json.dump({"config": config, "history": state["history"]}, f, indent=0)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
-                   "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "sdr_weight": state["sdr_weight"], "best_val_delta_si_sdr": state["best"],
+                   "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "sdr_weight": state["sdr_weight"],
+                   "noise_weight": state["noise_weight"], "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
 
