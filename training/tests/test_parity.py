@@ -132,6 +132,7 @@ class ShippedModels(unittest.TestCase):
         models = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models")
         index = json.load(open(os.path.join(models, "index.json")))
         for entry in index["models"]:
-            worst = max(torch_stage(os.path.join(models, entry)))
-            family = json.load(open(os.path.join(models, entry)))["family"]
-            self.assertLessEqual(worst, 1e-5 if family == "cnn" else 1e-6, f"{entry}: {worst}")
+            # in float64, so that what is left is a difference between the two paths, not float32
+            # rounding (which for the 2026-11-26 GRU reached 1.2e-6 over 64 frames)
+            worst = max(torch_stage(os.path.join(models, entry), torch.float64))
+            self.assertLessEqual(worst, 1e-9, f"{entry}: {worst}")
