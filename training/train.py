@@ -76,8 +76,11 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     if noise_weight and not has_speech.all():
         # The SI-SDR term sees only items with speech; on noise alone, the dB removed (up to 40)
         # is the figure that says whether the pauses between words are quiet.
+        # Summed over the noise-only items and divided by the whole batch: each item weighs as much
+        # as an item with speech does in the SI-SDR term (a mean over the noise-only tenth alone
+        # made every noise-only item count ten times, and the model gave up speech for it).
         removed = 10 * torch.log10((noisy.pow(2).sum(-1) + 1e-10) / (est.pow(2).sum(-1) + 1e-10))
-        loss = loss - noise_weight * removed[~has_speech].clamp(max=40).mean()
+        loss = loss - noise_weight * removed[~has_speech].clamp(max=40).sum() / len(removed)
     return loss, sdr, after
 
 
