@@ -75,10 +75,8 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     loss = 0.7 * mag + 0.3 * cplx - sdr_weight * sdr
     if noise_weight and not has_speech.all():
         # The SI-SDR term sees only items with speech; on noise alone, the dB removed (up to 40)
-        # is the figure that says whether the pauses between words are quiet.
-        # Summed over the noise-only items and divided by the whole batch: each item weighs as much
-        # as an item with speech does in the SI-SDR term (a mean over the noise-only tenth alone
-        # made every noise-only item count ten times, and the model gave up speech for it).
+        # says whether the pauses between words are quiet. Summed and divided by the whole batch,
+        # so that a noise-only item weighs as much as an item with speech does in the SI-SDR term.
         removed = 10 * torch.log10((noisy.pow(2).sum(-1) + 1e-10) / (est.pow(2).sum(-1) + 1e-10))
         loss = loss - noise_weight * removed[~has_speech].clamp(max=40).sum() / len(removed)
     return loss, sdr, after
@@ -227,9 +225,11 @@ def main():
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
+    resumed_ema = None
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
+        resumed_ema = ck.get("ema")  # (checkpoints from before the average: it starts from the weights)
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
@@ -263,7 +263,6 @@ def main():
                 moments[k] = v.to(device)
     if device.type != "cpu":
         print(f"training on {device} ({torch.cuda.get_device_name(device)})", flush=True)
-    resumed_ema = torch.load(ckpt_path, map_location="cpu").get("ema") if os.path.exists(ckpt_path) else None
     ema = {k: (resumed_ema[k] if resumed_ema else v.detach()).clone().to(device) for k, v in model.state_dict().items()}
     ema_model = copy.deepcopy(model)  # validates the averaged weights
 
