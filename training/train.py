@@ -143,10 +143,9 @@ def to_cpu(tree):
     return tree
 
 
-# The weights' exponential moving average over about 500 steps (12 minutes of training here).
-# From one checkpoint to the next the validation score of the raw weights swings by a few tenths
-# of a decibel; the average sits in the middle of where the last steps wandered, and is what a
-# checkpoint offers as well.
+# The weights' exponential moving average over about 500 steps. The raw weights' validation score
+# swings from one checkpoint to the next; the average sits in the middle of where the last steps
+# wandered, and every checkpoint offers it as well.
 EMA_DECAY = 0.998
 
 
