@@ -132,6 +132,21 @@ def validate(model, val_set, framing, device):
     return fresh, float(torch.cat(stream).mean()) if stream else fresh
 
 
+class MixtureStream(torch.utils.data.IterableDataset):
+    """Endless training batches from the mixer, made in worker processes (--workers): a GPU
+    steps faster than one core can mix. Each worker draws its own mixtures."""
+
+    def __init__(self, mixer, batch, length):
+        self.mixer, self.batch, self.length = mixer, batch, length
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None:
+            self.mixer.rng = np.random.default_rng([int(time.time()), worker.id])
+        while True:
+            yield self.mixer.batch(self.batch, self.length)
+
+
 def to_cpu(tree):
     """A state dict (nested dicts and lists of tensors) with every tensor on the CPU."""
     if torch.is_tensor(tree):
@@ -179,6 +194,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes that mix training batches (default 0: the training loop mixes them itself)")
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
                     "recurrent layers and decoder start this one; see warm_start()")
@@ -266,28 +283,39 @@ def main():
     ema_model = copy.deepcopy(model)  # validates the averaged weights
 
     def save(path, weights=None):
-        # on the CPU, so that any machine can resume, export or evaluate it
+        # on the CPU, so that any machine can resume, export or evaluate it; written aside and
+        # renamed, so that a run killed while saving still leaves the last whole checkpoint
         torch.save({"model": to_cpu(weights or model.state_dict()), "weights": "moving average" if weights else "raw",
-                    "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config}, path)
+                    "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config}, path + ".part")
+        os.replace(path + ".part", path)
 
     budget = args.minutes * 60
 
-    # The budget counts compute time (CPU seconds per thread), not wall-clock time, so that
-    # models trained side by side on a shared machine each get the time they were given.
+    # On the CPU the budget counts compute time (CPU seconds per thread), not wall-clock time,
+    # so that models trained side by side on a shared machine each get the time they were given.
+    # On a GPU it counts wall-clock time: the GPU's time is what is spent, and the main process
+    # mostly waits on it.
     def clock():
+        if device.type != "cpu":
+            return time.monotonic()
         return time.process_time() / max(1, args.threads)
 
     start = clock() - state["elapsed"]
     running = []
     after = None
+    batches = None
+    if args.workers:
+        loader = torch.utils.data.DataLoader(MixtureStream(mixer, args.batch, length), batch_size=None,
+                                             num_workers=args.workers, prefetch_factor=4)
+        batches = iter(loader)
     while state["step"] < args.steps and state["elapsed"] < budget:
         progress = max(state["step"] / args.steps, state["elapsed"] / budget)
         lr = state["lr"] * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
-        noisy, clean = mixer.batch(args.batch, length)
+        noisy, clean = next(batches) if batches is not None else map(torch.from_numpy, mixer.batch(args.batch, length))
         states = carried_states(model, after, args.batch, args.reset, rng) if args.carry else None
-        noisy, clean = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
+        noisy, clean = noisy.to(device), clean.to(device)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"])
         opt.zero_grad()
         loss.backward()

@@ -119,6 +119,17 @@ class RecipeRuns(unittest.TestCase):
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
+    def test_training_from_mixing_workers(self):
+        # --workers: batches mixed in other processes (a GPU outpaces one mixing core)
+        root = os.path.dirname(os.path.dirname(HERE))
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--steps", "3",
+                            "--batch", "2", "--seconds", "1", "--hidden", "16", "--workers", "1", "--out", tmp],
+                           check=True, capture_output=True)
+            summary = json.load(open(os.path.join(tmp, "summary.json")))
+            self.assertEqual(summary["steps"], 3)
+            self.assertTrue(os.path.exists(os.path.join(tmp, "best.pt")))
+
 
 if __name__ == "__main__":
     unittest.main()

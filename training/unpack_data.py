@@ -1,0 +1,66 @@
+"""Turn a pack from pack_data.py back into a prepared cache that train.py reads.
+
+    python3 training/unpack_data.py PACK CACHE      (then: QUELL_CACHE=CACHE python3 training/train.py ...)
+
+Decodes with the system's opusdec, or else with the Debian packages the pack carries, unpacked
+into a private folder (never over the system's own libraries).
+"""
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy.io import wavfile
+
+SAMPLE_RATE = 16000
+
+
+def decoder(pack):
+    """(opusdec command, environment)."""
+    if shutil.which("opusdec"):
+        return "opusdec", dict(os.environ)
+    root = tempfile.mkdtemp(prefix="opus-tools-")
+    debs = sorted(os.listdir(os.path.join(pack, "debs")))
+    if not debs:
+        sys.exit(f"no opusdec on this machine and no Debian packages in {pack}/debs")
+    for deb in debs:
+        subprocess.run(["dpkg", "-x", os.path.join(pack, "debs", deb), root], check=True)
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
+    return os.path.join(root, "usr", "bin", "opusdec"), env
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    pack, cache = sys.argv[1:]
+    with open(os.path.join(pack, "index.json")) as f:
+        index = json.load(f)
+    opusdec, env = decoder(pack)
+    os.makedirs(os.path.join(cache, "prepared"), exist_ok=True)
+
+    def unpack(split):
+        clips = index[split]
+        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+            subprocess.run([opusdec, "--quiet", "--float", "--rate", str(SAMPLE_RATE),
+                            os.path.join(pack, f"{split}.opus"), wav.name], check=True, env=env)
+            rate, audio = wavfile.read(wav.name)
+        if rate != SAMPLE_RATE or len(audio) < sum(n for _, n in clips):
+            sys.exit(f"{split}.opus decoded to {len(audio)} samples at {rate} Hz; index.json expects "
+                     f"{sum(n for _, n in clips)} at {SAMPLE_RATE}")
+        ends = np.cumsum([n for _, n in clips])
+        out = [(name, audio[end - n:end].astype(np.float32)) for (name, n), end in zip(clips, ends)]
+        with open(os.path.join(cache, "prepared", f"{split}.pkl"), "wb") as f:
+            pickle.dump(out, f)
+        return f"{split}: {len(out)} clips, {ends[-1] / SAMPLE_RATE / 60:.1f} min"
+
+    with ThreadPoolExecutor() as pool:  # one decoder process per split
+        for line in pool.map(unpack, index):
+            print(line, flush=True)
+
+if __name__ == "__main__":
+    main()
