@@ -1,17 +1,20 @@
 """Pack a subset of the prepared data small enough to carry to a machine that cannot fetch it (a
-GPU lent for a few minutes, with nothing but its own image): Opus at 24 kbit/s, ten times smaller
-than the float32 cache. Every speech source stays, each capped at --cap minutes of randomly
-chosen clips (many short clips keep many talkers); every training noise file stays, since noise
-is where unseen data hurts most. The Opus decoder travels along as Debian packages.
+GPU lent for a few minutes, with nothing but its own image, and a 64 MiB limit on what travels):
+FLAC of clips quantised to 12 bits (57 dB SNR), a sixth of the float32 cache. Every speech source
+stays, each capped at a few minutes of randomly chosen clips (many short clips keep many
+talkers); every noise category stays, each capped likewise. The decoder travels along as Debian
+packages.
 
-    python3 training/pack_data.py [--out .cache/pack] [--cap 10]
-    → OUT/{split}.opus, OUT/index.json (each clip's name and length), OUT/debs/*.deb
-Needs Debian's opus-tools (opusenc).
+    python3 training/pack_data.py [--out .cache/pack] [--scale 1] [--init ARCH=CHECKPOINT ...]
+    → OUT/{split}.flac, OUT/index.json (each clip's name and length), OUT/debs/*.deb, OUT/init/ARCH.pt
+Needs Debian's flac.
 
-training/unpack_data.py turns a pack back into a prepared cache that train.py reads
-(QUELL_CACHE). Opus is not waveform-exact (about 16 dB SI-SDR against the original), but the
-decoded audio is both the clean target and the speech in the mixture, so the model learns from
-a consistent pair.
+Why not a lossy codec: a pack in 24 kbit/s Opus held five times the audio, but every model
+fine-tuned on it, with or without the noise-alone term, kept clean speech worse on the unseen
+sources (models/README.md): a speech codec's output, as the clean target, teaches the model
+that what the codec leaves out (breath, a room's floor, fine detail) is not speech.
+
+training/unpack_data.py turns a pack back into a prepared cache that train.py reads (QUELL_CACHE).
 """
 import argparse
 import json
@@ -19,10 +22,10 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import soundfile as sf
+import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import SAMPLE_RATE  # noqa: E402
@@ -30,16 +33,25 @@ from quell.data import source_of  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
-DECODER_DEBS = ["opus-tools", "libopusfile0", "libopusenc0", "libflac12", "libogg0", "libopus0", "libssl3"]
-# split → share of each source kept: training speech and babble capped per source, noise whole
-SPLITS = {"speech_train": "cap", "babble_train": 15, "noise_train": None, "speech_val": 8, "noise_val": 6}
+DECODER_DEBS = ["flac", "libflac12", "libogg0"]
+BITS = 12
+# split → (minutes kept, per what): about 45 MB in all
+SPLITS = {"speech_train": (2.5, "source"), "babble_train": (4, "all"), "noise_train": (8, "category"),
+          "speech_val": (4, "all"), "noise_val": (3, "all")}
 
 
-def pick(clips, minutes, rng, by_source):
-    """Random clips up to `minutes` in all, or per source with by_source."""
+def group_of(name, per):
+    if per == "source":
+        return source_of(name)
+    return name.split(":")[0] if per == "category" else "all"
+
+
+
+def pick(clips, minutes, rng, per):
+    """Random clips up to `minutes` in each group (`per` clip source, noise category, or all)."""
     groups = {}
     for i, (name, _) in enumerate(clips):
-        groups.setdefault(source_of(name) if by_source else "all", []).append(i)
+        groups.setdefault(group_of(name, per), []).append(i)
     keep = []
     for members in groups.values():
         total = 0
@@ -54,29 +66,34 @@ def pick(clips, minutes, rng, by_source):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(CACHE, "pack"))
-    ap.add_argument("--cap", type=float, default=10, help="minutes of training speech kept per source")
-    ap.add_argument("--bitrate", type=int, default=24, help="Opus bit rate, kbit/s")
+    ap.add_argument("--scale", type=float, default=1, help="times the minutes kept of each split")
+    ap.add_argument("--init", action="append", default=[], metavar="ARCH=CHECKPOINT",
+                    help="weights a family's run starts from, kept as OUT/init/ARCH.pt (remote_train.sh)")
     ap.add_argument("--decoder-debs", action=argparse.BooleanOptionalAction, default=True,
-                    help="fetch the decoder's Debian packages into the pack (for a machine without opusdec)")
+                    help="fetch the decoder's Debian packages into the pack (for a machine without flac)")
     args = ap.parse_args()
     os.makedirs(os.path.join(args.out, "debs"), exist_ok=True)
     rng = np.random.default_rng(0)
     index = {}
-    for split, minutes in SPLITS.items():
+    for split, (minutes, per) in SPLITS.items():
         with open(os.path.join(CACHE, "prepared", f"{split}.pkl"), "rb") as f:
             clips = pickle.load(f)
-        if minutes is not None:
-            capped = args.cap if minutes == "cap" else minutes
-            clips = [clips[i] for i in pick(clips, capped, rng, by_source=minutes == "cap")]
-        # peak-normalised: the mixer sets every level itself, and quiet clips would waste the codec
-        audio = np.concatenate([a / (np.abs(a).max() + 1e-9) * 0.5 for _, a in clips]).astype(np.float32)
-        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
-            sf.write(wav.name, audio, SAMPLE_RATE, subtype="FLOAT")
-            subprocess.run(["opusenc", "--quiet", "--bitrate", str(args.bitrate), wav.name,
-                            os.path.join(args.out, f"{split}.opus")], check=True)
+        clips = [clips[i] for i in pick(clips, minutes * args.scale, rng, per)]
+        # peak-normalised: the mixer sets every level itself, and quiet clips would lose bits
+        audio = np.concatenate([a / (np.abs(a).max() + 1e-9) * 0.5 for _, a in clips])
+        step = 2.0 ** (1 - BITS)  # on the 16-bit grid, with the low bits zero: FLAC stores no zeros
+        quantised = (np.round(audio / step) * step * 32768).astype(np.int16)
+        path = os.path.join(args.out, f"{split}.flac")
+        sf.write(path, quantised, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
         index[split] = [[name, len(a)] for name, a in clips]
-        size = os.path.getsize(os.path.join(args.out, f"{split}.opus")) / 1e6
-        print(f"{split}: {len(clips)} clips, {len(audio) / SAMPLE_RATE / 60:.1f} min, {size:.1f} MB", flush=True)
+        print(f"{split}: {len(clips)} clips, {len(audio) / SAMPLE_RATE / 60:.1f} min, "
+              f"{os.path.getsize(path) / 1e6:.1f} MB", flush=True)
+    os.makedirs(os.path.join(args.out, "init"), exist_ok=True)
+    for entry in args.init:
+        arch, path = entry.split("=", 1)
+        checkpoint = torch.load(path, map_location="cpu")
+        # the weights alone: the optimiser's moments and the average would double what travels
+        torch.save({"model": checkpoint["model"], "config": checkpoint["config"]}, os.path.join(args.out, "init", f"{arch}.pt"))
     with open(os.path.join(args.out, "index.json"), "w") as f:
         json.dump(index, f)
     if args.decoder_debs:

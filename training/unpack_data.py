@@ -2,7 +2,7 @@
 
     python3 training/unpack_data.py PACK CACHE      (then: QUELL_CACHE=CACHE python3 training/train.py ...)
 
-Decodes with the system's opusdec, or else with the Debian packages the pack carries, unpacked
+Decodes with the system's flac, or else with the Debian packages the pack carries, unpacked
 into a private folder (never over the system's own libraries).
 """
 import json
@@ -21,17 +21,17 @@ SAMPLE_RATE = 16000
 
 
 def decoder(pack):
-    """(opusdec command, environment)."""
-    if shutil.which("opusdec"):
-        return "opusdec", dict(os.environ)
-    root = tempfile.mkdtemp(prefix="opus-tools-")
+    """(flac command, environment)."""
+    if shutil.which("flac"):
+        return "flac", dict(os.environ)
+    root = tempfile.mkdtemp(prefix="flac-")
     debs = sorted(os.listdir(os.path.join(pack, "debs")))
     if not debs:
-        sys.exit(f"no opusdec on this machine and no Debian packages in {pack}/debs")
+        sys.exit(f"no flac on this machine and no Debian packages in {pack}/debs")
     for deb in debs:
         subprocess.run(["dpkg", "-x", os.path.join(pack, "debs", deb), root], check=True)
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
-    return os.path.join(root, "usr", "bin", "opusdec"), env
+    return os.path.join(root, "usr", "bin", "flac"), env
 
 
 def main():
@@ -40,17 +40,18 @@ def main():
     pack, cache = sys.argv[1:]
     with open(os.path.join(pack, "index.json")) as f:
         index = json.load(f)
-    opusdec, env = decoder(pack)
+    flac, env = decoder(pack)
     os.makedirs(os.path.join(cache, "prepared"), exist_ok=True)
 
     def unpack(split):
         clips = index[split]
         with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
-            subprocess.run([opusdec, "--quiet", "--float", "--rate", str(SAMPLE_RATE),
-                            os.path.join(pack, f"{split}.opus"), wav.name], check=True, env=env)
+            subprocess.run([flac, "--decode", "--silent", "--force", "-o", wav.name,
+                            os.path.join(pack, f"{split}.flac")], check=True, env=env)
             rate, audio = wavfile.read(wav.name)
+        audio = audio.astype(np.float32) / 32768
         if rate != SAMPLE_RATE or len(audio) < sum(n for _, n in clips):
-            sys.exit(f"{split}.opus decoded to {len(audio)} samples at {rate} Hz; index.json expects "
+            sys.exit(f"{split}.flac decoded to {len(audio)} samples at {rate} Hz; index.json expects "
                      f"{sum(n for _, n in clips)} at {SAMPLE_RATE}")
         ends = np.cumsum([n for _, n in clips])
         out = [(name, audio[end - n:end].astype(np.float32)) for (name, n), end in zip(clips, ends)]
