@@ -24,33 +24,6 @@ LEVEL_MIN_WEIGHT = 1 - math.exp(-HOP_SIZE / (SAMPLE_RATE * LEVEL_TAU_SECONDS))
 LEVEL_STATES = [("level_mean", [1, N_BINS]), ("level_count", [1, 1])]
 
 
-def running_means(log_power, mean, count, block=64):
-    """The level state's running mean after each frame of [B, T, bins] log power, from `mean`
-    [B, bins] after `count` [B, 1] frames: what the one-frame step gives frame after frame, a
-    block of frames at a time. Within a block the step m_t = a_t·m_(t−1) + w_t·x_t (w_t the
-    weight, a_t = 1 − w_t) unrolls to a lower-triangular matrix product,
-    m_i = Σ_(j≤i) (a_(j+1)···a_i)·w_j·x_j + (a_0···a_i)·m_before, one batched matmul instead of a
-    Python step per frame (the loop was more than half of a training step). Blocks stay short so
-    the products stay well inside floating point. → (means [B, T, bins], count after the last frame)."""
-    frames = torch.arange(1, log_power.shape[1] + 1, dtype=log_power.dtype, device=log_power.device)
-    counts = count + frames  # [B, T]
-    weights = torch.clamp(1 / counts, min=LEVEL_MIN_WEIGHT)
-    keeps = 1 - weights  # zero only on a fresh stream's first frame, whose weight is 1
-    out = []
-    for start in range(0, log_power.shape[1], block):
-        w, a = weights[:, start:start + block], keeps[:, start:start + block]
-        k = w.shape[1]
-        # cumulative log of a_1…a_i; a_0 stays out of it (it may be zero, and the matrix never needs it)
-        log_keep = torch.cat([a.new_zeros(a.shape[0], 1), torch.cumsum(torch.log(a[:, 1:]), 1)], 1)
-        above = torch.ones(k, k, dtype=torch.bool, device=a.device).triu(1)
-        unrolled = torch.exp((log_keep.unsqueeze(2) - log_keep.unsqueeze(1)).masked_fill(above, float("-inf")))
-        carried = a[:, :1] * torch.exp(log_keep)  # a_0···a_i: how much of the mean before the block is left
-        mean = torch.bmm(unrolled, w.unsqueeze(2) * log_power[:, start:start + k]) + carried.unsqueeze(2) * mean.unsqueeze(1)
-        out.append(mean)
-        mean = mean[:, -1]
-    return torch.cat(out, 1), counts[:, -1:]
-
-
 class Features(nn.Module):
     """log power, normalised per feature with statistics measured on training data.
 
@@ -77,14 +50,13 @@ class Features(nn.Module):
         if level is None:
             level = [mag.new_zeros(mag.shape[0], N_BINS), mag.new_zeros(mag.shape[0], 1)]
         mean, count = level
-        if mag.shape[1] == 1:  # one frame: the streaming step, and the graph exported from it
+        means = []
+        for t in range(mag.shape[1]):
             count = count + 1
             weight = torch.clamp(1 / count, min=LEVEL_MIN_WEIGHT)
-            mean = mean + weight * (log_power[:, 0] - mean)
-            means = mean.unsqueeze(1)
-        else:
-            means, count = running_means(log_power, mean, count)
-            mean = means[:, -1]
+            mean = mean + weight * (log_power[:, t] - mean)
+            means.append(mean)
+        means = torch.stack(means, 1)
         overall = means.mean(-1, keepdim=True)
         return torch.cat([log_power - overall, log_power - means], -1), [mean, count]
 
