@@ -72,6 +72,12 @@ def main():
     ap.add_argument("--decoder-debs", action=argparse.BooleanOptionalAction, default=True,
                     help="fetch the decoder's Debian packages into the pack (for a machine without flac)")
     args = ap.parse_args()
+    for entry in args.init:
+        if "=" not in entry or not os.path.isfile(entry.split("=", 1)[1]):
+            ap.error(f"--init {entry}: expected ARCH=CHECKPOINT with an existing checkpoint file")
+    missing = [split for split in SPLITS if not os.path.isfile(os.path.join(CACHE, "prepared", f"{split}.pkl"))]
+    if missing:
+        ap.error(f"{os.path.join(CACHE, 'prepared')} lacks {', '.join(missing)}: run training/prepare_data.py first")
     os.makedirs(os.path.join(args.out, "debs"), exist_ok=True)
     rng = np.random.default_rng(0)
     index = {}

@@ -38,6 +38,8 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     pack, cache = sys.argv[1:]
+    if not os.path.isfile(os.path.join(pack, "index.json")):
+        sys.exit(f"{pack}: no index.json here, so not a pack from training/pack_data.py")
     with open(os.path.join(pack, "index.json")) as f:
         index = json.load(f)
     flac, env = decoder(pack)
