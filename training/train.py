@@ -187,6 +187,9 @@ def main():
     ap.add_argument("--synthetic", action="store_true", help="synthetic data, no downloads (CI)")
     ap.add_argument("--snr", type=float, nargs=2, metavar=("LOW", "HIGH"),
                     help="training mixtures' SNR range in dB (default -5 25; a resumed run keeps its own)")
+    ap.add_argument("--speed", type=float, nargs=2, metavar=("SLOWEST", "FASTEST"),
+                    help="play each training utterance at a speed drawn from this range, e.g. 0.85 1.15 "
+                         "(default: as recorded; a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
@@ -267,10 +270,12 @@ def main():
     state["val_clips"] = len(val_set) * len(val_set[0][0])
     state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
     mixer.snr_range = tuple(state["snr_range"])
+    state["speed_range"] = args.speed or state.get("speed_range")
+    mixer.speed_range = state["speed_range"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
-          f"noise-alone weight {state['noise_weight']:g}", flush=True)
+          f"noise-alone weight {state['noise_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     for moments in opt.state.values():
@@ -349,7 +354,7 @@ def main():
                 json.dump({"config": config, "history": state["history"]}, f, indent=0)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
-                   "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "sdr_weight": state["sdr_weight"],
+                   "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"], "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)

@@ -10,7 +10,7 @@ import os
 import pickle
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.signal import fftconvolve, resample_poly
 
 from .config import SAMPLE_RATE
 from .rooms import shoebox_rir
@@ -46,11 +46,13 @@ def rms(x):
 class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
-    def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25)):
+    def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
-        mixtures' SNR in dB, drawn uniformly."""
+        mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
+        each utterance (None: as recorded)."""
         self.snr_range = tuple(snr_range)
+        self.speed_range = speed_range
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -78,11 +80,21 @@ class Mixer:
                 clip = self.speech[group[self.rng.integers(len(group))]]
             else:
                 clip = voices[self.rng.integers(len(voices))]
+            if self.speed_range:
+                clip = self.speed(clip)
             clip = clip / (rms(clip) + 1e-9) * 10 ** (self.rng.uniform(-6, 3) / 20)
             n = min(len(clip), length - t)
             out[t:t + n] = clip[:n]
             t += n + int(self.rng.uniform(0.05, 0.8) * SAMPLE_RATE)
         return out
+
+    def speed(self, clip):
+        """The utterance played faster or slower: pitch and formants move together, as from a
+        shorter or longer vocal tract, so a few hundred recorded talkers stand for many more.
+        Speeds come in steps of 1/20 (a short polyphase filter per step)."""
+        low, high = (round(20 * v) for v in self.speed_range)
+        steps = int(self.rng.integers(low, high + 1))
+        return clip if steps == 20 else resample_poly(clip, 20, steps).astype(np.float32)
 
     # ---- noise --------------------------------------------------------------------------
     def crop(self, audio, length):

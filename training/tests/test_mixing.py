@@ -26,5 +26,18 @@ class MixtureSnrTest(unittest.TestCase):
             self.assertLess(abs(np.median(snrs) - snr), 2.0, f"asked {snr} dB, got {np.round(snrs, 1)}")
 
 
+class SpeedTest(unittest.TestCase):
+    def test_speed_moves_the_pitch_by_the_speed(self):
+        # a 200 Hz voice played at 1.15 speaks at 230 Hz, and at 0.85 at 170 Hz
+        tone = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype(np.float32)
+        for speed in (0.85, 1.0, 1.15):
+            mixer = Mixer([tone], [("hum:x", tone)], seed=1, speed_range=(speed, speed))
+            played = mixer.speed(tone)
+            spectrum = np.abs(np.fft.rfft(played * np.hanning(len(played))))
+            peak = np.argmax(spectrum) * 16000 / len(played)
+            self.assertLess(abs(peak - 200 * speed), 3, f"speed {speed}: peak at {peak:.1f} Hz")
+            self.assertLess(abs(len(played) - len(tone) / speed), 2)
+
+
 if __name__ == "__main__":
     unittest.main()
