@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
 DECODER_DEBS = ["flac", "libflac12", "libogg0"]
 BITS = 12
-# split → (minutes kept, per what): about 45 MB in all
+# split → (minutes kept, per what): about 50 MB in all
 SPLITS = {"speech_train": (2.5, "source"), "babble_train": (4, "all"), "noise_train": (8, "category"),
           "speech_val": (4, "all"), "noise_val": (3, "all")}
 
@@ -44,7 +44,6 @@ def group_of(name, per):
     if per == "source":
         return source_of(name)
     return name.split(":")[0] if per == "category" else "all"
-
 
 
 def pick(clips, minutes, rng, per):

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.io import wavfile
 
-SAMPLE_RATE = 16000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quell.config import SAMPLE_RATE  # noqa: E402
 
 
 def decoder(pack):
@@ -56,7 +57,7 @@ def main():
             sys.exit(f"{split}.flac decoded to {len(audio)} samples at {rate} Hz; index.json expects "
                      f"{sum(n for _, n in clips)} at {SAMPLE_RATE}")
         ends = np.cumsum([n for _, n in clips])
-        out = [(name, audio[end - n:end].astype(np.float32)) for (name, n), end in zip(clips, ends)]
+        out = [(name, audio[end - n:end]) for (name, n), end in zip(clips, ends)]
         with open(os.path.join(cache, "prepared", f"{split}.pkl"), "wb") as f:
             pickle.dump(out, f)
         return f"{split}: {len(out)} clips, {ends[-1] / SAMPLE_RATE / 60:.1f} min"
@@ -64,6 +65,7 @@ def main():
     with ThreadPoolExecutor() as pool:  # one decoder process per split
         for line in pool.map(unpack, index):
             print(line, flush=True)
+
 
 if __name__ == "__main__":
     main()
