@@ -47,7 +47,10 @@ async function checkDenoising(query: string) {
     const cap = await capture(page);
     const r = cap.sampleRate;
     const d = Math.round(st.delaySeconds * r);
-    const { clean, active, offset } = locate(scenario, cap);
+    const { clean, active, offset, loop } = locate(scenario, cap);
+    console.log(
+      `${query || '16 kHz'}: last whole loop at ${(offset / r).toFixed(3)} s of ${(cap.input.length / r).toFixed(3)} s captured (loop ${(loop / r).toFixed(2)} s)`,
+    );
     // 1. noise alone (0.3–1.9 s of each loop, the microphone having opened with digital silence): at least 30 dB quieter
     const a = offset + Math.round(0.3 * r);
     const b = offset + Math.round(1.9 * r);
@@ -268,11 +271,11 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
     console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
     expect(reductions.length).toBeGreaterThan(8);
-    // The recurrent state starts empty (and Chromium's microphone opens with digital silence):
-    // the first quarter second is suppressed less, never passed raw. Measured: 15–26 dB when it
-    // follows the microphone's opening silence (the model's state has only heard zeros), about
-    // 60 dB when it does not.
-    expect(Math.min(...reductions)).toBeGreaterThan(10);
+    // The recurrent state starts empty, so the first quarter second is suppressed less. Chromium's
+    // microphone opens with digital silence, which the engine does not step the model on: stepped
+    // on it, the model took the noise that followed for something new and let it through for up
+    // to a second (6–50 dB in the first quarter second, by how long the silence lasted).
+    expect(Math.min(...reductions)).toBeGreaterThan(25);
     expect(Math.min(...reductions.slice(4))).toBeGreaterThan(40);
   } finally {
     await browser.close();

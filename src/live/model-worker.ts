@@ -47,8 +47,8 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
   // the first frames of the stream, which would then miss their deadline.
   scope.postMessage({ type: 'loading', phase: 'warming up' });
-  const silence = new Float32Array(mask.length);
-  for (let i = 0; i < 20; i++) await loaded.step(silence, mask);
+  const quiet = new Float32Array(mask.length).fill(1e-4); // not zeros: those are not stepped
+  for (let i = 0; i < 20; i++) await loaded.step(quiet, mask);
   loaded.reset();
   runner = loaded;
   card = loaded.card;

@@ -60,6 +60,42 @@ test('NaN and Inf magnitudes never reach the recurrent state', async () => {
   assert.ok(runner.stateValues().every((s) => s.every(Number.isFinite)));
 });
 
+test('frames of digital silence hold the state: what follows a muted microphone is masked as from a fresh start', async () => {
+  const card = readModelIndex(models).defaultCard;
+  const fresh = await loadRunner(card);
+  const muted = await loadRunner(card);
+  const mask = new Float32Array(257);
+  const expected = new Float32Array(257);
+  for (let i = 0; i < 80; i++) {
+    await muted.step(new Float32Array(257), mask);
+    assert.ok(
+      mask.every((m) => m === 1),
+      'nothing to remove from silence: the mask passes it',
+    );
+  }
+  assert.ok(muted.stateValues().every((s) => s.every((v) => v === 0)));
+  for (let f = 0; f < 20; f++) {
+    const noise = new Float32Array(257).map((_, k) => 0.2 + 0.1 * Math.sin(f * 1.3 + k / 7));
+    await fresh.step(noise, expected);
+    await muted.step(noise, mask);
+    assert.deepEqual(mask, expected);
+  }
+});
+
+test('a file that opens with digital silence is denoised as if the silence were not there', async () => {
+  const runner = await loadRunner(readModelIndex(models).defaultCard);
+  const wav = decodeWav(readFileSync(fixtureCard.replace('.json', '.pipeline-input.wav')));
+  const x = wav.channels[0];
+  const lead = 40 * 128; // whole hops of zeros, so the frames after them line up with x's
+  const padded = new Float32Array(lead + x.length);
+  padded.set(x, lead);
+  runner.reset();
+  const direct = await denoiseChannel(x, wav.sampleRate, runner);
+  runner.reset();
+  const after = await denoiseChannel(padded, wav.sampleRate, runner);
+  assert.deepEqual(after.subarray(lead), direct);
+});
+
 test('reset zeroes every state tensor', async () => {
   const runner = await loadRunner(fixtureCard);
   const mask = new Float32Array(257);

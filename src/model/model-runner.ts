@@ -64,12 +64,22 @@ export class ModelRunner {
     this.states = [...this.zeroStates];
   }
 
-  /** Run one step: magnitudes (fftSize/2+1) in, gain mask written to maskOut. */
+  /** Run one step: magnitudes (fftSize/2+1) in, gain mask written to maskOut. A frame of exact zeros is not stepped. */
   async step(magnitudes: ArrayLike<number>, maskOut: Float32Array): Promise<void> {
     const input = this.inputData;
+    let silent = true;
     for (let k = 0; k < input.length; k++) {
       const m = magnitudes[k];
       input[k] = m >= 0 && m < 1e6 ? m : 0; // NaN/Inf never reach the recurrent state
+      if (input[k] !== 0) silent = false;
+    }
+    if (silent) {
+      // Digital silence (a microphone opening or muted, a file's leading zeros) holds the state:
+      // it says nothing about the voice or the noise, and stepping on it would pull the level
+      // normalisation's running mean down to the log floor, so the noise that follows would look
+      // far louder than the recent past and pass for a second. Nothing to remove: mask of ones.
+      maskOut.fill(1);
+      return;
     }
     const { card, feeds } = this;
     for (let i = 0; i < card.states.length; i++) feeds[card.states[i].input] = this.states[i];

@@ -1,9 +1,9 @@
 """Python reference of the engine's file pipeline, in NumPy, for the parity tests.
 
 Mirrors src/dsp: frames of fftSize samples every hop (zeros before the first sample), the
-framing's analysis window, real FFT, the model's mask, inverse FFT, the synthesis window over
-the frame's synthesis span, overlap-add, and removal of the algorithmic delay so the output is
-aligned with the input.
+framing's analysis window, real FFT, the model's mask (not stepped on frames of digital
+silence), inverse FFT, the synthesis window over the frame's synthesis span, overlap-add, and
+removal of the algorithmic delay so the output is aligned with the input.
 """
 import copy
 import wave
@@ -33,10 +33,16 @@ def denoise(model, x, framing=FRAMING):
     n_fft, hop, size = framing["fftSize"], framing["hopSize"], framing["synthesisSize"]
     _, synthesis = windows(framing)
     spec, mag = magnitudes(x, framing)
+    mag32 = mag.astype(np.float32)
+    # the engine does not step the model on digital silence (a frame of exact zeros): its state
+    # is held and its mask is ones, so the model runs on the other frames only
+    sound = (mag32 != 0).any(axis=1)
+    mask = np.ones_like(mag)
     with torch.no_grad():
         # the engine's float32 magnitudes, through the model in float64: the reference's own rounding stays out
         exact = copy.deepcopy(model).double()
-        mask = exact(torch.from_numpy(mag.astype(np.float32)).double()[None])[0].numpy()
+        if sound.any():
+            mask[sound] = exact(torch.from_numpy(mag32[sound]).double()[None])[0].numpy()
     y_frames = np.fft.irfft(spec * mask, n_fft, axis=1) * synthesis
     out = np.zeros((len(y_frames) - 1) * hop + n_fft)
     for f, frame in enumerate(y_frames):

@@ -147,3 +147,18 @@ class ShippedModels(unittest.TestCase):
             # rounding, which grows with the weights
             worst = max(torch_stage(os.path.join(models, entry), torch.float64))
             self.assertLessEqual(worst, 1e-9, f"{entry}: {worst}")
+
+
+class ReferencePipeline(unittest.TestCase):
+    def test_digital_silence_is_not_stepped(self):
+        """Like the engine: zeros before a signal (whole hops of them) change nothing after them."""
+        from quell import reference
+        from quell.config import HOP_SIZE
+
+        torch.manual_seed(0)
+        model = build("gru", hidden=32, layers=1, level_norm=True).eval()
+        x = np.random.default_rng(1).standard_normal(8000) * 0.05
+        lead = 30 * HOP_SIZE
+        y = reference.denoise(model, x)
+        z = reference.denoise(model, np.concatenate([np.zeros(lead), x]))
+        np.testing.assert_allclose(z[lead:], y, atol=1e-12)
