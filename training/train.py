@@ -37,10 +37,25 @@ def enhance(model, noisy, framing, states=None):
     """→ (enhanced audio, its spectrum, the model's states after the last frame or None).
     `states` (recurrent families only) starts the model where an earlier clip left it."""
     spec = stft(noisy, framing)
+    mag = spec.abs()
+    silent = (mag == 0).all(-1)  # [B, T]
+    if silent.any():
+        # As in the engine, the model is not stepped on digital silence (a frame of exact zeros)
+        # and passes it: each row's other frames go first, in order, and a causal model's masks
+        # for them cannot see the silent frames moved after them.
+        order = torch.sort(silent.to(torch.uint8), dim=1, stable=True).indices
+        index = order.unsqueeze(-1).expand_as(mag)
+        mag = mag.gather(1, index)
     if states is None:
-        mask, after = model(spec.abs()), None
+        mask, after = model(mag), None
     else:
-        mask, after = model.run(spec.abs(), states)
+        mask, after = model.run(mag, states)
+    if silent.any():
+        mask = torch.zeros_like(mask).scatter(1, index, mask).masked_fill(silent.unsqueeze(-1), 1.0)
+        if after is not None:
+            # those rows' states stepped on the silence moved to their end: the next clip starts afresh
+            heard = (~silent.any(1)).to(mask.dtype)
+            after = [s * (heard.view(1, -1, 1) if s.dim() == 3 else heard.view(-1, 1)) for s in after]
     return istft(spec * mask, noisy.shape[-1], framing), spec * mask, after
 
 

@@ -13,6 +13,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from quell.config import FRAMING  # noqa: E402
 from quell.model import build  # noqa: E402
 
 FAMILIES = ["gru", "lstm", "rnn", "cnn"]
@@ -162,3 +163,24 @@ class ReferencePipeline(unittest.TestCase):
         y = reference.denoise(model, x)
         z = reference.denoise(model, np.concatenate([np.zeros(lead), x]))
         np.testing.assert_allclose(z[lead:], y, atol=1e-12)
+
+    def test_training_skips_digital_silence_like_the_engine(self):
+        """What training's enhance() gives after a stretch of zeros (whole hops) is what it gives
+        without them, in a batch beside a row without silence, and such a row's state is not carried."""
+        from quell.config import HOP_SIZE
+        from train import enhance
+
+        torch.manual_seed(0)
+        model = build("gru", hidden=32, layers=1, level_norm=True).double().eval()
+        x = torch.from_numpy(np.random.default_rng(2).standard_normal((2, 6000)) * 0.05)
+        lead = 20 * HOP_SIZE
+        batch = torch.cat([torch.zeros(2, lead, dtype=x.dtype), x], 1)
+        batch[1] = torch.cat([x[1], x[1, :lead]])  # a row with no silence
+        with torch.no_grad():
+            alone, _, _ = enhance(model, x[:1], FRAMING)
+            both, _, after = enhance(model, batch, FRAMING, model.zero_states(2))
+            unmoved, _, _ = enhance(model, batch[1:], FRAMING)
+        np.testing.assert_allclose(both[0, lead:].numpy(), alone[0].numpy(), atol=1e-10)
+        np.testing.assert_allclose(both[1].numpy(), unmoved[0].numpy(), atol=1e-10)
+        self.assertTrue(all(float(s[..., 0, :].abs().max() if s.dim() == 3 else s[0].abs().max()) == 0 for s in after))
+        self.assertTrue(all(float(s[..., 1, :].abs().max() if s.dim() == 3 else s[1].abs().max()) > 0 for s in after))
