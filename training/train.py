@@ -39,7 +39,8 @@ def enhance(model, noisy, framing, states=None):
     spec = stft(noisy, framing)
     mag = spec.abs()
     silent = (mag == 0).all(-1)  # [B, T]
-    if silent.any():
+    has_silence = bool(silent.any())
+    if has_silence:
         # As in the engine, the model is not stepped on digital silence (a frame of exact zeros)
         # and passes it: each row's other frames go first, in order, and a causal model's masks
         # for them cannot see the silent frames moved after them.
@@ -50,13 +51,18 @@ def enhance(model, noisy, framing, states=None):
         mask, after = model(mag), None
     else:
         mask, after = model.run(mag, states)
-    if silent.any():
+    if has_silence:
         mask = torch.zeros_like(mask).scatter(1, index, mask).masked_fill(silent.unsqueeze(-1), 1.0)
         if after is not None:
             # those rows' states stepped on the silence moved to their end: the next clip starts afresh
-            heard = (~silent.any(1)).to(mask.dtype)
-            after = [s * (heard.view(1, -1, 1) if s.dim() == 3 else heard.view(-1, 1)) for s in after]
+            after = keep_rows(after, (~silent.any(1)).to(mask.dtype))
     return istft(spec * mask, noisy.shape[-1], framing), spec * mask, after
+
+
+def keep_rows(states, keep):
+    """States with each batch row scaled by keep [B] (0: that row starts afresh); recurrent states
+    are [layers, B, H], level states [B, n]."""
+    return [s * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in states]
 
 
 def carried_states(model, after, batch, reset_probability, rng):
@@ -68,8 +74,7 @@ def carried_states(model, after, batch, reset_probability, rng):
     if after is None:
         return model.zero_states(batch)
     keep = torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32)).to(after[0].device)
-    # recurrent states are [layers, B, H], level states [B, n]
-    return [s.detach() * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in after]
+    return keep_rows([s.detach() for s in after], keep)
 
 
 def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0):
