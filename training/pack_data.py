@@ -66,6 +66,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(CACHE, "pack"))
     ap.add_argument("--scale", type=float, default=1, help="times the minutes kept of each split")
+    ap.add_argument("--minutes", action="append", default=[], metavar="SPLIT=MINUTES",
+                    help="minutes kept per group of one split instead of its default (e.g. speech_train=3.5)")
     ap.add_argument("--init", action="append", default=[], metavar="ARCH=CHECKPOINT",
                     help="weights a family's run starts from, kept as OUT/init/ARCH.pt (remote_train.sh)")
     ap.add_argument("--decoder-debs", action=argparse.BooleanOptionalAction, default=True,
@@ -74,13 +76,21 @@ def main():
     for entry in args.init:
         if "=" not in entry or not os.path.isfile(entry.split("=", 1)[1]):
             ap.error(f"--init {entry}: expected ARCH=CHECKPOINT with an existing checkpoint file")
+    minutes_of = {split: minutes for split, (minutes, _) in SPLITS.items()}
+    for entry in args.minutes:
+        split, _, value = entry.partition("=")
+        try:
+            minutes_of[split] = float(value) if split in SPLITS else ap.error(f"--minutes {entry}: no split {split}")
+        except ValueError:
+            ap.error(f"--minutes {entry}: expected SPLIT=MINUTES, a number of minutes")
     missing = [split for split in SPLITS if not os.path.isfile(os.path.join(CACHE, "prepared", f"{split}.pkl"))]
     if missing:
         ap.error(f"{os.path.join(CACHE, 'prepared')} lacks {', '.join(missing)}: run training/prepare_data.py first")
     os.makedirs(os.path.join(args.out, "debs"), exist_ok=True)
     rng = np.random.default_rng(0)
     index = {}
-    for split, (minutes, per) in SPLITS.items():
+    for split, (_, per) in SPLITS.items():
+        minutes = minutes_of[split]
         with open(os.path.join(CACHE, "prepared", f"{split}.pkl"), "rb") as f:
             clips = pickle.load(f)
         clips = [clips[i] for i in pick(clips, minutes * args.scale, rng, per)]

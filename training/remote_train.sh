@@ -5,6 +5,9 @@
 # a run cut off by the machine's time limit still brings back its last checkpoints.
 #   bash training/remote_train.sh PACK OUT MINUTES [RECIPE...]      (PYTHON: the python3 that has torch)
 # RECIPE: train.py options for every run, e.g. --snr -10 20 --sdr-weight 0.03 (models/README.md).
+# RUNS (default "gru lstm rnn cnn"): the runs, each named FAMILY or FAMILY-SOMETHING; a run starts
+# from PACK/init/NAME.pt when the pack has it, else from random weights at the first-training rate.
+# WORKERS: mixing processes per run (default: each family's own, below).
 set -uo pipefail
 pack=$1 out=$2 minutes=$3
 shift 3
@@ -14,7 +17,7 @@ py=${PYTHON:-python3}
 "$py" training/unpack_data.py "$pack" "$cache" || exit 1
 export QUELL_CACHE=$cache PYTHONUNBUFFERED=1 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 recipe=(--threads 1 --minutes "$minutes" "$@")
-families=(gru lstm rnn cnn)
+read -ra runs_named <<< "${RUNS:-gru lstm rnn cnn}"
 # fine-tuning rates: from trained weights, higher rates undid what the GRU had learned, and the
 # LSTM lost what it knew at 3e-4 in 16-item batches
 declare -A options=(
@@ -23,20 +26,24 @@ declare -A options=(
   [rnn]="--lr 1e-4 --batch 32 --workers 3"
   [cnn]="--lr 2e-4 --batch 32 --workers 2"
 )
-for arch in "${families[@]}"; do
-  mkdir -p "$runs/$arch"
-  # shellcheck disable=SC2086  # the options are words
-  "$py" training/train.py --arch "$arch" --init "$pack/init/$arch.pt" --out "$runs/$arch" "${recipe[@]}" \
-    ${options[$arch]} > "$runs/$arch/train.log" 2>&1 &
+for name in "${runs_named[@]}"; do
+  arch=${name%%-*}
+  if [ -z "${options[$arch]:-}" ]; then echo "RUNS: $name is not a family's run (gru, lstm, rnn, cnn)" >&2; exit 1; fi
+  start=(--init "$pack/init/$name.pt")
+  [ -f "$pack/init/$name.pt" ] || start=(--lr 1e-3)
+  mkdir -p "$runs/$name"
+  # shellcheck disable=SC2086  # the options are words; a later --lr or --workers overrides an earlier one
+  "$py" training/train.py --arch "$arch" --out "$runs/$name" "${recipe[@]}" ${options[$arch]} "${start[@]}" \
+    ${WORKERS:+--workers $WORKERS} > "$runs/$name/train.log" 2>&1 &
 done
 collect() {
-  for arch in "${families[@]}"; do
-    tar -cf "$out/$arch.tar.part" -C "$runs" --exclude '*.part' "$arch" && mv "$out/$arch.tar.part" "$out/$arch.tar"
+  for name in "${runs_named[@]}"; do
+    tar -cf "$out/$name.tar.part" -C "$runs" --exclude '*.part' "$name" && mv "$out/$name.tar.part" "$out/$name.tar"
   done
 }
 while [ -n "$(jobs -r)" ]; do
   sleep 30
   collect
-  for arch in "${families[@]}"; do echo "$arch: $(tail -n1 "$runs/$arch/train.log")"; done
+  for name in "${runs_named[@]}"; do echo "$name: $(tail -n1 "$runs/$name/train.log")"; done
 done
 collect

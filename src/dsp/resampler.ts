@@ -133,9 +133,17 @@ export class StreamingResampler {
         // (its last tap, at halfWidth, is zero), so each pair of taps shares a multiply.
         const middle = bank[halfWidth - 1];
         while (centre + halfWidth + 1 < this.filled) {
-          let sum = history[centre] * middle;
-          for (let i = 1, k = halfWidth; i < halfWidth; i++, k++) sum += (history[centre - i] + history[centre + i]) * bank[k];
-          output[written++] = sum;
+          // two sums halve the dependency chain (halfWidth − 1 pairs; the odd one out after)
+          let even = history[centre] * middle;
+          let odd = 0;
+          let i = 1;
+          let k = halfWidth;
+          for (; i + 1 < halfWidth; i += 2, k += 2) {
+            even += (history[centre - i] + history[centre + i]) * bank[k];
+            odd += (history[centre - i - 1] + history[centre + i + 1]) * bank[k + 1];
+          }
+          if (i < halfWidth) even += (history[centre - i] + history[centre + i]) * bank[k];
+          output[written++] = even + odd;
           centre += advance;
         }
       } else if (positions === 3 && advance === 1) {
@@ -146,11 +154,13 @@ export class StreamingResampler {
           let s0 = 0;
           let s1 = 0;
           let s2 = 0;
-          for (let i = centre - halfWidth + 1, k = 0; k < taps; i++, k++) {
+          // taps is even: two taps a pass
+          for (let i = centre - halfWidth + 1, k = 0; k < taps; i += 2, k += 2) {
             const h = history[i];
-            s0 += h * bank[k];
-            s1 += h * bank[taps + k];
-            s2 += h * bank[2 * taps + k];
+            const g = history[i + 1];
+            s0 += h * bank[k] + g * bank[k + 1];
+            s1 += h * bank[taps + k] + g * bank[taps + k + 1];
+            s2 += h * bank[2 * taps + k] + g * bank[2 * taps + k + 1];
           }
           output[written++] = s0;
           output[written++] = s1;
