@@ -79,8 +79,10 @@ def main():
     minutes_of = {split: minutes for split, (minutes, _) in SPLITS.items()}
     for entry in args.minutes:
         split, _, value = entry.partition("=")
+        if split not in SPLITS:
+            ap.error(f"--minutes {entry}: no split {split!r} (one of {', '.join(SPLITS)})")
         try:
-            minutes_of[split] = float(value) if split in SPLITS else ap.error(f"--minutes {entry}: no split {split}")
+            minutes_of[split] = float(value)
         except ValueError:
             ap.error(f"--minutes {entry}: expected SPLIT=MINUTES, a number of minutes")
     missing = [split for split in SPLITS if not os.path.isfile(os.path.join(CACHE, "prepared", f"{split}.pkl"))]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fine-tune all four families at once on a lent GPU machine that has nothing but its own image
-# (PyTorch, no network), from a pack of the data (pack_data.py) and each family's starting
-# weights (PACK/init/ARCH.pt). Every 30 s each run's folder is copied into OUT as ARCH.tar, so
-# a run cut off by the machine's time limit still brings back its last checkpoints.
+# Train several runs at once (by default the four families, fine-tuned) on a lent GPU machine
+# that has nothing but its own image (PyTorch, no network), from a pack of the data
+# (pack_data.py) and each run's starting weights (PACK/init/NAME.pt). Every 30 s each run's
+# folder is copied into OUT as NAME.tar, so a run cut off by the machine's time limit still
+# brings back its last checkpoints.
 #   bash training/remote_train.sh PACK OUT MINUTES [RECIPE...]      (PYTHON: the python3 that has torch)
 # RECIPE: train.py options for every run, e.g. --snr -10 20 --sdr-weight 0.03 (models/README.md).
 # RUNS (default "gru lstm rnn cnn"): the runs, each named FAMILY or FAMILY-SOMETHING; a run starts

@@ -1,5 +1,6 @@
 """A data pack for a lent GPU (pack_data.py → unpack_data.py) gives back every clip it kept, under
 its name, at its length, in its place: a clip shifted or swapped would train on wrong targets."""
+import json
 import os
 import pickle
 import shutil
@@ -54,6 +55,33 @@ class PackRoundTrip(unittest.TestCase):
                     self.assertEqual(len(decoded), len(original), name)
                     # 12 bits keep about 50 dB; a clip shifted by a few samples, or another clip, is near 0
                     self.assertGreater(si_sdr_db(decoded.astype(np.float64), original.astype(np.float64)), 40, name)
+
+    def test_a_split_can_keep_fewer_minutes_and_a_wrong_cap_is_named(self):
+        rng = np.random.default_rng(6)
+        clips = {"speech_train": [(f"{source}/clip{i}", speech_like(1.0, rng)) for source in ("a", "b") for i in range(6)]}
+        clips.update({split: [(f"{split}/x", speech_like(1.0, rng))] for split in
+                      ("babble_train", "noise_train", "speech_val", "noise_val")})
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "cache", "prepared"))
+            for split, data in clips.items():
+                with open(os.path.join(tmp, "cache", "prepared", f"{split}.pkl"), "wb") as f:
+                    pickle.dump(data, f)
+            env = dict(os.environ, QUELL_CACHE=os.path.join(tmp, "cache"))
+
+            def pack(*options):
+                return subprocess.run([sys.executable, os.path.join(TRAINING, "pack_data.py"), "--out",
+                                       os.path.join(tmp, "pack"), "--no-decoder-debs", *options],
+                                      capture_output=True, text=True, env=env)
+            # 2.5 s of each source: three of its six one-second clips
+            self.assertEqual(pack("--minutes", "speech_train=0.04").returncode, 0)
+            with open(os.path.join(tmp, "pack", "index.json")) as f:
+                kept = [name for name, _ in json.load(f)["speech_train"]]
+            self.assertEqual(sorted(name.split("/")[0] for name in kept), ["a"] * 3 + ["b"] * 3)
+            for wrong in ("speech=1", "speech_train=lots"):
+                result = pack("--minutes", wrong)
+                self.assertNotEqual(result.returncode, 0, wrong)
+                self.assertIn(f"--minutes {wrong}", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
