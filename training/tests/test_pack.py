@@ -23,6 +23,17 @@ def si_sdr_db(estimate, reference):
     return 10 * np.log10((scale * reference) @ (scale * reference) / (error @ error))
 
 
+def pack(tmp, splits, *options):
+    """pack_data.py run on a prepared cache of `splits` written under tmp; the pack is tmp/pack."""
+    os.makedirs(os.path.join(tmp, "cache", "prepared"), exist_ok=True)
+    for split, clips in splits.items():
+        with open(os.path.join(tmp, "cache", "prepared", f"{split}.pkl"), "wb") as f:
+            pickle.dump(clips, f)
+    return subprocess.run([sys.executable, os.path.join(TRAINING, "pack_data.py"), "--out", os.path.join(tmp, "pack"),
+                           "--no-decoder-debs", *options],
+                          capture_output=True, text=True, env=dict(os.environ, QUELL_CACHE=os.path.join(tmp, "cache")))
+
+
 @unittest.skipUnless(shutil.which("flac"), "needs Debian's flac")
 class PackRoundTrip(unittest.TestCase):
     def test_every_clip_comes_back_where_it_was(self):
@@ -37,16 +48,9 @@ class PackRoundTrip(unittest.TestCase):
             "noise_val": [("fan:val", rng.standard_normal(8000).astype(np.float32))],
         }
         with tempfile.TemporaryDirectory() as tmp:
-            os.makedirs(os.path.join(tmp, "cache", "prepared"))
-            for split, clips in splits.items():
-                with open(os.path.join(tmp, "cache", "prepared", f"{split}.pkl"), "wb") as f:
-                    pickle.dump(clips, f)
-            env = dict(os.environ, QUELL_CACHE=os.path.join(tmp, "cache"))
-            pack = os.path.join(tmp, "pack")
-            subprocess.run([sys.executable, os.path.join(TRAINING, "pack_data.py"), "--out", pack,
-                            "--no-decoder-debs"], check=True, capture_output=True, env=env)
-            subprocess.run([sys.executable, os.path.join(TRAINING, "unpack_data.py"), pack, os.path.join(tmp, "out")],
-                           check=True, capture_output=True)
+            self.assertEqual(pack(tmp, splits).returncode, 0)
+            subprocess.run([sys.executable, os.path.join(TRAINING, "unpack_data.py"), os.path.join(tmp, "pack"),
+                            os.path.join(tmp, "out")], check=True, capture_output=True)
             for split, clips in splits.items():
                 with open(os.path.join(tmp, "out", "prepared", f"{split}.pkl"), "rb") as f:
                     back = pickle.load(f)
@@ -58,27 +62,17 @@ class PackRoundTrip(unittest.TestCase):
 
     def test_a_split_can_keep_fewer_minutes_and_a_wrong_cap_is_named(self):
         rng = np.random.default_rng(6)
-        clips = {"speech_train": [(f"{source}/clip{i}", speech_like(1.0, rng)) for source in ("a", "b") for i in range(6)]}
-        clips.update({split: [(f"{split}/x", speech_like(1.0, rng))] for split in
-                      ("babble_train", "noise_train", "speech_val", "noise_val")})
+        splits = {"speech_train": [(f"{source}/clip{i}", speech_like(1.0, rng)) for source in ("a", "b") for i in range(6)]}
+        splits.update({split: [(f"{split}/x", speech_like(1.0, rng))] for split in
+                       ("babble_train", "noise_train", "speech_val", "noise_val")})
         with tempfile.TemporaryDirectory() as tmp:
-            os.makedirs(os.path.join(tmp, "cache", "prepared"))
-            for split, data in clips.items():
-                with open(os.path.join(tmp, "cache", "prepared", f"{split}.pkl"), "wb") as f:
-                    pickle.dump(data, f)
-            env = dict(os.environ, QUELL_CACHE=os.path.join(tmp, "cache"))
-
-            def pack(*options):
-                return subprocess.run([sys.executable, os.path.join(TRAINING, "pack_data.py"), "--out",
-                                       os.path.join(tmp, "pack"), "--no-decoder-debs", *options],
-                                      capture_output=True, text=True, env=env)
-            # 2.5 s of each source: three of its six one-second clips
-            self.assertEqual(pack("--minutes", "speech_train=0.04").returncode, 0)
+            # 2.4 s of each source: three of its six one-second clips
+            self.assertEqual(pack(tmp, splits, "--minutes", "speech_train=0.04").returncode, 0)
             with open(os.path.join(tmp, "pack", "index.json")) as f:
                 kept = [name for name, _ in json.load(f)["speech_train"]]
             self.assertEqual(sorted(name.split("/")[0] for name in kept), ["a"] * 3 + ["b"] * 3)
             for wrong in ("speech=1", "speech_train=lots"):
-                result = pack("--minutes", wrong)
+                result = pack(tmp, splits, "--minutes", wrong)
                 self.assertNotEqual(result.returncode, 0, wrong)
                 self.assertIn(f"--minutes {wrong}", result.stderr)
 
