@@ -137,6 +137,10 @@ def speech_files():
                            r"_(ack|select|build|harvest|work_[a-z]+)\d*\.(wav|ogg)$")]
     out += [("kajongg", p, "kajongg/" + os.path.relpath(os.path.dirname(p), pkg("kajongg")))
             for p in files(pkg("kajongg", "usr/share/kajongg/voices/**/*.ogg"))]
+    # 0 A.D.'s citizens: commands in Greek, Latin, Persian and Napatan, a woman's and a man's voice each
+    out += [("0ad-data", m, "0ad/" + re.search(r"voice/([a-z]+)/civ/civ_(female|male)_", m).expand(r"\1/\2"))
+            for m in members(pkg("0ad-data", "usr/share/games/0ad/mods/public/public.zip"),
+                             r"^audio/voice/[a-z]+/civ/civ_(female|male)_.*\.ogg$")]
     return out
 
 
@@ -177,8 +181,9 @@ def noise_files():
     fillets = pkg("fillets-ng-data", "usr/share/games/fillets-ng")
     out += [("fillets-ng-data", p, "music") for p in files(fillets + "/music/*.ogg")]
     out += [("fillets-ng-data", p, "effects") for p in files(fillets + "/sound/share/*.ogg")]
-    out += [("0ad-data", m, "ambience") for m in members(pkg("0ad-data", "usr/share/games/0ad/mods/public/public.zip"),
-                                                          r"^audio/ambient/.*\.(ogg|wav)$")]
+    zero_ad = pkg("0ad-data", "usr/share/games/0ad/mods/public/public.zip")
+    out += [("0ad-data", m, "ambience") for m in members(zero_ad, r"^audio/ambient/.*\.(ogg|wav)$")]
+    out += [("0ad-data", m, "animals") for m in members(zero_ad, r"^audio/voice/global/civ_dog_.*\.ogg$")]
     out += [("redeclipse-data", p, "ambience")
             for p in files(pkg("redeclipse-data", "usr/share/games/redeclipse/data/sounds/ambience/**/*.*"), r"\.(ogg|wav)$")]
     out += [("flightgear-data-base", p, "machine")
