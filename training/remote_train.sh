@@ -15,8 +15,6 @@ shift 3
 cache=/tmp/quell-cache runs=/tmp/quell-runs
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-"$py" training/unpack_data.py "$pack" "$cache" || exit 1
-export QUELL_CACHE=$cache PYTHONUNBUFFERED=1 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 recipe=(--threads 1 --minutes "$minutes" "$@")
 read -ra runs_named <<< "${RUNS:-gru lstm rnn cnn}"
 # fine-tuning rates: from trained weights, higher rates undid what the GRU had learned, and the
@@ -27,9 +25,13 @@ declare -A options=(
   [rnn]="--lr 1e-4 --batch 32 --workers 3"
   [cnn]="--lr 2e-4 --batch 32 --workers 2"
 )
+for name in "${runs_named[@]}"; do  # every name checked before any run starts
+  if [ -z "${options[${name%%-*}]:-}" ]; then echo "RUNS: $name is not a family's run (gru, lstm, rnn, cnn)" >&2; exit 1; fi
+done
+"$py" training/unpack_data.py "$pack" "$cache" || exit 1
+export QUELL_CACHE=$cache PYTHONUNBUFFERED=1 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 for name in "${runs_named[@]}"; do
   arch=${name%%-*}
-  if [ -z "${options[$arch]:-}" ]; then echo "RUNS: $name is not a family's run (gru, lstm, rnn, cnn)" >&2; exit 1; fi
   start=(--init "$pack/init/$name.pt")
   [ -f "$pack/init/$name.pt" ] || start=(--lr 1e-3)
   mkdir -p "$runs/$name"
