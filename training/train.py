@@ -65,19 +65,25 @@ def keep_rows(states, keep):
     return [s * (keep.view(1, -1, 1) if s.dim() == 3 else keep.view(-1, 1)) for s in states]
 
 
-def carried_states(model, after, batch, reset_probability, rng):
+def carried_states(model, after, keep):
     """The states the next batch starts from: where the last batch left each stream (detached),
-    except a random few that start afresh. In use the model runs for hours and the scene changes
-    under it; trained only from zero state on short clips, a model learns to lock onto what it
-    hears first, and a quiet second before the noise leaves it suppressing far less for as long
-    as the stream goes on."""
+    except the rows where `keep` is 0, which start afresh. In use the model runs for hours and the
+    scene changes under it; trained only from zero state on short clips, a model learns to lock
+    onto what it hears first, and a quiet second before the noise leaves it suppressing far less
+    for as long as the stream goes on."""
     if after is None:
-        return model.zero_states(batch)
-    keep = torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32)).to(after[0].device)
-    return keep_rows([s.detach() for s in after], keep)
+        return model.zero_states(len(keep))
+    return keep_rows([s.detach() for s in after], keep.to(after[0].device))
 
 
-def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0):
+def streams_kept(batch, reset_probability, rng):
+    """1 for each stream that goes on from where the last batch left it, 0 for one that starts afresh."""
+    return torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32))
+
+
+def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None, distill_weight=0.0):
+    """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
+    model is also taught to match, weighted by `distill_weight`."""
     est, est_spec, after = enhance(model, noisy, framing, states)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
@@ -89,6 +95,10 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     mag = (est_pow - ref_pow).square().mean()
     cplx_error = est_c * (est_pow / est_mag) - ref_c * (ref_pow / ref_mag)
     cplx = (cplx_error.real.square() + cplx_error.imag.square()).mean()
+    if teacher_spec is not None and distill_weight:
+        # the teacher's compressed magnitudes: a target that is smooth where the clean speech's are not
+        teacher_pow = ((teacher_spec * scale.unsqueeze(-1)).abs() + 1e-8) ** 0.3
+        mag = mag + distill_weight * (est_pow - teacher_pow).square().mean()
     has_speech = clean.pow(2).mean(-1) > 1e-9
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
@@ -100,6 +110,19 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
         removed = 10 * torch.log10((noisy.pow(2).sum(-1) + 1e-10) / (est.pow(2).sum(-1) + 1e-10))
         loss = loss - noise_weight * removed[~has_speech].clamp(max=40).sum() / len(removed)
     return loss, sdr, after
+
+
+def shrink_from(model, path):
+    """Start a model of fewer layers from a trained one of the same family and width: its feature
+    statistics, encoder and first layers; the decoder starts afresh (near pass-through), since
+    it read the last of the old model's layers."""
+    old = torch.load(path, map_location="cpu")["model"]
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k, v in old.items():
+            if k in sd and not k.startswith("decoder.") and sd[k].shape == v.shape:
+                sd[k].copy_(v)
+    model.load_state_dict(sd)
 
 
 def feature_stats(model, mixer, batch, length, framing):
@@ -220,6 +243,12 @@ def main():
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that mix training batches (default 0: the training loop mixes them itself)")
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    ap.add_argument("--shrink-from", help="a trained model of the same family and width whose encoder and first "
+                    "layers start this one, which has fewer (--layers); see shrink_from()")
+    ap.add_argument("--teacher", help="a trained model (checkpoint) whose output on the same mixtures this one is "
+                    "also taught to match (distillation; a resumed run keeps its own)")
+    ap.add_argument("--distill-weight", type=float,
+                    help="with --teacher: weight of matching its compressed magnitudes (default 1; a resumed run keeps its own)")
     ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
                     "recurrent layers and decoder start this one; see warm_start()")
     ap.add_argument("--carry", action=argparse.BooleanOptionalAction,
@@ -260,6 +289,8 @@ def main():
         config = torch.load(ckpt_path, map_location="cpu")["config"]  # a resumed run keeps the recipe it started with
     elif args.init:
         config = torch.load(args.init, map_location="cpu")["config"]
+    elif args.shrink_from:
+        config = {**torch.load(args.shrink_from, map_location="cpu")["config"], "layers": args.layers}
     framing = framing_of(config)
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
@@ -287,6 +318,9 @@ def main():
         if args.warm_start:
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
+        if args.shrink_from:
+            shrink_from(model, args.shrink_from)
+            print(f"{config['layers']} layer(s) from {args.shrink_from}", flush=True)
     state["val_clips"] = len(val_set) * len(val_set[0][0])
     state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
     mixer.snr_range = tuple(state["snr_range"])
@@ -294,10 +328,21 @@ def main():
     mixer.speed_range = state["speed_range"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
+    state["teacher"] = args.teacher or state.get("teacher")
+    state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
+    teacher = None
+    if state["teacher"]:
+        ck = torch.load(state["teacher"], map_location="cpu")
+        teacher = build(**ck["config"])
+        teacher.load_state_dict(ck["model"])
+        teacher.eval().requires_grad_(False)
+        print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
+    if teacher is not None:
+        teacher.to(device)
     for moments in opt.state.values():
         for k, v in moments.items():
             if torch.is_tensor(v) and v.dim() > 0:  # Adam's averages; its step count stays on the CPU
@@ -327,7 +372,7 @@ def main():
 
     start = clock() - state["elapsed"]
     running = []
-    after = None
+    after = teacher_after = None
     batches = None
     if args.workers:
         loader = torch.utils.data.DataLoader(MixtureStream(mixer, args.batch, length), batch_size=None,
@@ -339,9 +384,16 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         noisy, clean = next(batches) if batches is not None else map(torch.from_numpy, mixer.batch(args.batch, length))
-        states = carried_states(model, after, args.batch, args.reset, rng) if args.carry else None
+        keep = streams_kept(args.batch, args.reset, rng) if args.carry else None
+        states = carried_states(model, after, keep) if args.carry else None
         noisy, clean = noisy.to(device), clean.to(device)
-        loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"])
+        teacher_spec = None
+        if teacher is not None:
+            with torch.no_grad():  # the teacher hears the same streams, carried the same way
+                teacher_states = carried_states(teacher, teacher_after, keep) if args.carry else None
+                _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states)
+        loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
+                                   teacher_spec, state["distill_weight"])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -375,7 +427,8 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"], "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "best_val_delta_si_sdr": state["best"],
+                   "noise_weight": state["noise_weight"], "teacher": state["teacher"],
+                   "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
 

@@ -153,8 +153,9 @@ export class FrameEngine {
 
   /** Frame the next hop of input; returns the new frame's index. Read `magnitudes` after. */
   pushHop(input: Float32Array): number {
-    const { hopSize, fftSize, history } = this;
+    const { hopSize, fftSize, history, dryLine } = this;
     history.copyWithin(0, hopSize);
+    let dryWrite = this.dryWrite;
     for (let i = 0; i < hopSize; i++) {
       let x = input[i];
       if (!(x >= -1 && x <= 1)) {
@@ -163,9 +164,10 @@ export class FrameEngine {
         x = x > 1 ? 1 : x < -1 ? -1 : 0;
       }
       history[fftSize - hopSize + i] = x;
-      this.dryLine[this.dryWrite] = x;
-      this.dryWrite = (this.dryWrite + 1) % this.dryLine.length;
+      dryLine[dryWrite] = x;
+      if (++dryWrite === dryLine.length) dryWrite = 0;
     }
+    this.dryWrite = dryWrite;
     const frame = this.framesPushed++;
     const slot = frame % this.slots;
     this.spectral.analyze(history, this.spectra[slot], this.magnitudes);
@@ -276,10 +278,10 @@ export class FrameEngine {
         if (!provisional) this.lateMasks++;
       }
       this.updateFadeTarget();
-      const mask = this.currentMask;
+      const { currentMask: mask, heldMask: held, maskFloor: floor } = this;
       for (let k = 0; k < binCount; k++) {
-        const m = this.heldMask[k];
-        mask[k] = m > this.maskFloor ? m : this.maskFloor;
+        const m = held[k];
+        mask[k] = m > floor ? m : floor;
       }
       if (provisional) {
         this.provisionalFrame = due;
@@ -291,23 +293,39 @@ export class FrameEngine {
       for (let n = 0; n < synthesisSize; n++) overlap[n] += frameOut[start + n];
     }
     // The first hop of the accumulator is complete: every overlapping frame has been added.
-    const dryLength = this.dryLine.length;
+    const dryLine = this.dryLine;
+    const dryLength = dryLine.length;
     let dryRead = (this.dryWrite - hopSize - this.delaySamples + 2 * dryLength) % dryLength;
-    for (let i = 0; i < hopSize; i++) {
-      const dry = this.dryLine[dryRead];
-      dryRead = dryRead + 1 === dryLength ? 0 : dryRead + 1;
-      if (this.fade !== this.fadeTarget) {
-        this.fade =
-          this.fade < this.fadeTarget
-            ? Math.min(this.fadeTarget, this.fade + this.fadeStep)
-            : Math.max(this.fadeTarget, this.fade - this.fadeStep);
+    const processed = due >= 0;
+    if (this.fade === 1 && this.fadeTarget === 1) {
+      // Processing, and staying so: the common case, without the crossfade's arithmetic.
+      const upper = this.upperGain;
+      for (let i = 0; i < hopSize; i++) {
+        const dry = dryLine[dryRead];
+        if (++dryRead === dryLength) dryRead = 0;
+        const wet = processed ? overlap[i] : 0;
+        if (upperGain) {
+          upperGain[i] = upper;
+          output[i] = wet - upper * dry;
+        } else output[i] = wet;
       }
-      const wet = due >= 0 ? overlap[i] : 0;
-      output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;
-      if (upperGain) {
-        const g = this.fade === 0 ? 1 : this.fade * this.upperGain + (1 - this.fade);
-        upperGain[i] = g;
-        output[i] -= g * dry;
+    } else {
+      for (let i = 0; i < hopSize; i++) {
+        const dry = dryLine[dryRead];
+        if (++dryRead === dryLength) dryRead = 0;
+        if (this.fade !== this.fadeTarget) {
+          this.fade =
+            this.fade < this.fadeTarget
+              ? Math.min(this.fadeTarget, this.fade + this.fadeStep)
+              : Math.max(this.fadeTarget, this.fade - this.fadeStep);
+        }
+        const wet = processed ? overlap[i] : 0;
+        output[i] = this.fade === 1 ? wet : this.fade === 0 ? dry : dry + (wet - dry) * this.fade;
+        if (upperGain) {
+          const g = this.fade === 0 ? 1 : this.fade * this.upperGain + (1 - this.fade);
+          upperGain[i] = g;
+          output[i] -= g * dry;
+        }
       }
     }
     overlap.copyWithin(0, hopSize);

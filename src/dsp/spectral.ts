@@ -11,15 +11,14 @@ export class SpectralProcessor {
   readonly binCount: number;
   /** The last synthesisSize samples of each synthesised frame are the ones to overlap-add. */
   readonly synthesisSize: number;
-  private readonly fft: FFT;
   private readonly halfFft: FFT;
-  /** e^{+2πik/fftSize}, k < fftSize/2: the twiddles that split a half-size inverse FFT. */
+  /** cos and sin of 2πk/fftSize, k < fftSize/2: the twiddles that split a half-size FFT's output, or join its input. */
   private readonly twiddleCos: Float64Array;
   private readonly twiddleSin: Float64Array;
   private readonly analysis: Float32Array;
-  private readonly synthesis: Float32Array;
+  /** The synthesis window over M, the odd samples' negated (see synthesize). */
+  private readonly synthesisScaled: Float64Array;
   private readonly windowed: Float32Array;
-  private readonly full: number[];
   private readonly half: number[];
   private readonly halfTime: number[];
 
@@ -27,13 +26,11 @@ export class SpectralProcessor {
     const { fftSize } = framing;
     this.fftSize = fftSize;
     this.binCount = fftSize / 2 + 1;
-    this.fft = new FFT(fftSize);
     const windows = framingWindows(framing);
     this.analysis = windows.analysis;
-    this.synthesis = windows.synthesis;
+    this.synthesisScaled = Float64Array.from(windows.synthesis, (w, n) => ((n % 2 ? -1 : 1) * w) / (fftSize / 2));
     this.synthesisSize = windows.synthesisSize;
     this.windowed = new Float32Array(fftSize);
-    this.full = this.fft.createComplexArray();
     this.halfFft = new FFT(fftSize / 2);
     this.half = this.halfFft.createComplexArray();
     this.halfTime = this.halfFft.createComplexArray();
@@ -45,14 +42,35 @@ export class SpectralProcessor {
     }
   }
 
-  /** frame (fftSize samples, oldest first) → spectrum (binCount complex, interleaved re/im) and magnitudes. */
+  /**
+   * frame (fftSize samples, oldest first) → spectrum (binCount complex, interleaved re/im) and magnitudes.
+   *
+   * The frame is real, so it is transformed at half size: read as fftSize/2 complex samples
+   * z[m] = x[2m] + i·x[2m+1] (the windowed frame as it lies in memory), its M-point FFT Z gives
+   * the spectra of the even and odd samples, E[k] = (Z[k] + Z*[M−k])/2 and
+   * O[k] = (Z[k] − Z*[M−k])/(2i), and X[k] = E[k] + e^{−2πik/fftSize}·O[k].
+   */
   analyze(frame: Float32Array, spectrum: Float32Array, magnitudes: Float32Array): void {
-    const { fftSize, binCount, windowed, full } = this;
-    for (let n = 0; n < fftSize; n++) windowed[n] = frame[n] * this.analysis[n];
-    this.fft.realTransform(full, windowed);
-    for (let k = 0; k < binCount; k++) {
-      const re = full[2 * k];
-      const im = full[2 * k + 1];
+    const { fftSize, windowed, half, twiddleCos, twiddleSin, analysis } = this;
+    const m = fftSize / 2;
+    for (let n = 0; n < fftSize; n++) windowed[n] = frame[n] * analysis[n];
+    this.halfFft.transform(half, windowed as unknown as number[]);
+    for (let k = 0; k <= m; k++) {
+      const j = k === m ? 0 : k; // Z[M] = Z[0]
+      const l = k === 0 ? 0 : m - k;
+      const zr = half[2 * j];
+      const zi = half[2 * j + 1];
+      const cr = half[2 * l];
+      const ci = half[2 * l + 1];
+      const er = 0.5 * (zr + cr);
+      const ei = 0.5 * (zi - ci);
+      const or = 0.5 * (zi + ci);
+      const oi = -0.5 * (zr - cr);
+      // e^{−iθ} = cos θ − i·sin θ (θ = 2πk/fftSize; at k = M, cos = −1 and sin = 0)
+      const c = k === m ? -1 : twiddleCos[k];
+      const sn = k === m ? 0 : twiddleSin[k];
+      const re = er + or * c + oi * sn;
+      const im = ei + oi * c - or * sn;
       spectrum[2 * k] = re;
       spectrum[2 * k + 1] = im;
       magnitudes[k] = Math.sqrt(re * re + im * im);
@@ -60,15 +78,18 @@ export class SpectralProcessor {
   }
 
   /**
-   * spectrum × mask → time frame multiplied by the synthesis window, ready to overlap-add.
+   * spectrum × mask → time frame multiplied by the synthesis window, ready to overlap-add: the
+   * last synthesisSize samples of frameOut (the window is zero before them; the rest is left as it was).
    *
    * The frame is real, so its inverse FFT is done at half size: with X the masked spectrum,
    * M = fftSize/2, E[k] = (X[k] + X*[M−k])/2 and O[k] = (X[k] − X*[M−k])/2 · e^{2πik/fftSize}
    * are the spectra of the even and odd samples, and the M-point inverse FFT of E + iO gives
-   * x[2m] + i·x[2m+1]. Half the work of the full complex inverse it replaces.
+   * x[2m] + i·x[2m+1]. Half the work of the full complex inverse it replaces. The inverse is a
+   * forward FFT of the conjugate, conjugated, over M: the signs and the 1/M are in
+   * `synthesisScaled`, which spares fft.js's inverse its own pass dividing by M.
    */
   synthesize(spectrum: Float32Array, mask: Float32Array, frameOut: Float32Array): void {
-    const { fftSize, half, halfTime, twiddleCos, twiddleSin, synthesis } = this;
+    const { fftSize, half, halfTime, twiddleCos, twiddleSin, synthesisScaled } = this;
     const m = fftSize / 2;
     for (let k = 0; k < m; k++) {
       const ar = spectrum[2 * k] * mask[k];
@@ -82,12 +103,10 @@ export class SpectralProcessor {
       const or = dr * twiddleCos[k] - di * twiddleSin[k];
       const oi = dr * twiddleSin[k] + di * twiddleCos[k];
       half[2 * k] = er - oi;
-      half[2 * k + 1] = ei + or;
+      half[2 * k + 1] = -(ei + or); // conjugated
     }
-    this.halfFft.inverseTransform(halfTime, half);
-    for (let n = 0; n < m; n++) {
-      frameOut[2 * n] = halfTime[2 * n] * synthesis[2 * n];
-      frameOut[2 * n + 1] = halfTime[2 * n + 1] * synthesis[2 * n + 1];
-    }
+    this.halfFft.transform(halfTime, half);
+    // the synthesis window is zero before its last synthesisSize samples: only those are written
+    for (let n = fftSize - this.synthesisSize; n < fftSize; n++) frameOut[n] = halfTime[n] * synthesisScaled[n];
   }
 }

@@ -1,16 +1,21 @@
 import { cleanSample, FrameEngine } from './frame-engine';
 import { StreamingResampler, besselI0, gcd } from './resampler';
 
+/** Room the flat buffers have beyond what they must hold, so that moving it back is rare. */
+const FLAT_BUFFER_SLACK = 8192;
+
 /** Taps of the fractional delay that aligns the upper band where the delay is not whole (44.1 kHz). */
 const FRACTIONAL_DELAY_TAPS = 32;
 
 /**
- * Kernel length of the live resamplers (the file path keeps the resampler's longer default). In
- * a 48 kHz context resampling costs about as much as the rest of the DSP, and the upper band
- * makes the crossover exact whatever the kernel, so the shorter kernel costs only a wider
- * transition around 8 kHz; it also shortens the delay.
+ * The live resamplers. In a 48 kHz context resampling costs about as much as the rest of the
+ * DSP. The upper band makes the crossover exact whatever the kernels (what the model's band
+ * leaves out around 8 kHz, the upper band carries), so they can be short (8 zero crossings
+ * against the file path's 12, which also shortens the delay) and Nyquist kernels, cut off at
+ * exactly 8 kHz: a third of the taps going down and a whole phase of three coming back are then
+ * zero, and skipped.
  */
-const STREAM_ZERO_CROSSINGS = 8;
+const STREAM_RESAMPLING = { zeroCrossings: 8, cutoff: 1 };
 
 /** Windowed-sinc taps h with Σ h[j]·x[n − first − j] ≈ x(n − delay), first = ⌈delay⌉ − taps/2. */
 function fractionalDelayKernel(delay: number, taps: number): Float32Array {
@@ -57,16 +62,23 @@ export class StreamAdapter {
   private readonly hopOut: Float32Array;
   private readonly downBuffer: Float32Array;
   private readonly upBuffer: Float32Array;
+  /**
+   * Upsampled output waiting to be played, from outRead, outCount of them. It and the lines
+   * below are flat, not rings: every so often what is kept is moved back to the start, so the
+   * per-sample loops need no wrap-around (with them, the loops cost as much as resampling).
+   */
   private readonly outFifo: Float32Array;
   /** Upper-band gain for each sample in outFifo, at the same index. */
   private readonly gainFifo: Float32Array;
   private readonly hopGain: Float32Array;
-  /** The input at the context rate, for the upper band, and the delay it is read at. */
+  /** The input at the context rate, for the upper band, up to inputEnd, and the delay it is read at. */
   private readonly inputLine: Float32Array;
+  /** How much of the line the upper band reads behind its newest sample. */
+  private readonly inputKept: number;
   /** Whole-sample delay of the upper band, or where the delay is fractional, its first tap's. */
   private readonly upperDelay: number;
   private readonly upperKernel: Float32Array | null;
-  private inputWrite = 0;
+  private inputEnd = 0;
   private hopFill = 0;
   private outRead = 0;
   private outCount = 0;
@@ -81,17 +93,17 @@ export class StreamAdapter {
     if (this.direct) {
       this.delaySamples = engine.delaySamples;
       this.downBuffer = this.upBuffer = this.outFifo = this.gainFifo = this.hopGain = this.inputLine = new Float32Array(0);
-      this.upperDelay = 0;
+      this.upperDelay = this.inputKept = 0;
       this.upperKernel = null;
       return;
     }
-    this.down = new StreamingResampler(contextRate, modelRate, STREAM_ZERO_CROSSINGS);
-    this.up = new StreamingResampler(modelRate, contextRate, STREAM_ZERO_CROSSINGS);
+    this.down = new StreamingResampler(contextRate, modelRate, STREAM_RESAMPLING);
+    this.up = new StreamingResampler(modelRate, contextRate, STREAM_RESAMPLING);
     this.downBuffer = new Float32Array(this.down.maxOutput(maxQuantum));
     this.upBuffer = new Float32Array(this.up.maxOutput(hop));
     const ratio = contextRate / modelRate;
     const prime = this.leastPrime(maxQuantum);
-    this.outFifo = new Float32Array(prime + 4 * Math.ceil(hop * ratio) + 4 * maxQuantum);
+    this.outFifo = new Float32Array(prime + 4 * Math.ceil(hop * ratio) + 4 * maxQuantum + FLAT_BUFFER_SLACK);
     this.gainFifo = new Float32Array(this.outFifo.length);
     this.hopGain = new Float32Array(hop);
     this.outCount = prime;
@@ -99,7 +111,9 @@ export class StreamAdapter {
     const whole = Math.abs(this.delaySamples - Math.round(this.delaySamples)) < 1e-9;
     this.upperKernel = whole ? null : fractionalDelayKernel(this.delaySamples, FRACTIONAL_DELAY_TAPS);
     this.upperDelay = whole ? Math.round(this.delaySamples) : Math.ceil(this.delaySamples) - FRACTIONAL_DELAY_TAPS / 2;
-    this.inputLine = new Float32Array(this.upperDelay + FRACTIONAL_DELAY_TAPS + maxQuantum);
+    this.inputKept = this.upperDelay + FRACTIONAL_DELAY_TAPS;
+    this.inputLine = new Float32Array(this.inputKept + maxQuantum + FLAT_BUFFER_SLACK);
+    this.inputEnd = this.inputKept; // silence before the first input
   }
 
   /**
@@ -147,25 +161,26 @@ export class StreamAdapter {
         this.writeFifo(this.upBuffer, n);
       }
     }
-    // (Ring indices wrap by comparison: a % per sample costs as much as the rest of the loop.)
-    const { outFifo: fifo, gainFifo, inputLine: line, upperKernel: kernel } = this;
-    if (this.outCount < output.length) this.underruns++;
-    const available = Math.min(this.outCount, output.length);
-    let read = this.outRead;
-    let write = this.inputWrite;
-    let delayed = write - this.upperDelay;
-    if (delayed < 0) delayed += line.length;
-    for (let i = 0; i < output.length; i++) {
-      line[write] = cleanSample(input[i]); // as the engine cleans its input
-      if (++write === line.length) write = 0;
-      if (i < available) {
-        output[i] = fifo[read] + gainFifo[read] * (kernel ? this.fractionallyDelayed(delayed) : line[delayed]);
-        if (++read === fifo.length) read = 0;
-      } else output[i] = 0;
-      if (++delayed === line.length) delayed = 0;
+    const { outFifo: fifo, gainFifo, inputLine: line, upperKernel: kernel, upperDelay } = this;
+    const n = output.length;
+    if (this.inputEnd + n > line.length) {
+      line.copyWithin(0, this.inputEnd - this.inputKept, this.inputEnd);
+      this.inputEnd = this.inputKept;
     }
-    this.inputWrite = write;
-    this.outRead = read;
+    const newest = this.inputEnd;
+    for (let i = 0; i < n; i++) line[newest + i] = cleanSample(input[i]); // as the engine cleans its input
+    this.inputEnd += n;
+    if (this.outCount < n) this.underruns++;
+    const available = Math.min(this.outCount, n);
+    const read = this.outRead;
+    const delayed = newest - upperDelay;
+    if (kernel) {
+      for (let i = 0; i < available; i++) output[i] = fifo[read + i] + gainFifo[read + i] * this.fractionallyDelayed(delayed + i);
+    } else {
+      for (let i = 0; i < available; i++) output[i] = fifo[read + i] + gainFifo[read + i] * line[delayed + i];
+    }
+    output.fill(0, available);
+    this.outRead += available;
     this.outCount -= available;
   }
 
@@ -173,25 +188,24 @@ export class StreamAdapter {
   private fractionallyDelayed(index: number): number {
     const { inputLine: line, upperKernel: h } = this;
     let sum = 0;
-    let k = index;
-    for (let j = 0; j < h!.length; j++) {
-      sum += h![j] * line[k];
-      if (--k < 0) k = line.length - 1;
-    }
+    for (let j = 0; j < h!.length; j++) sum += h![j] * line[index - j];
     return sum;
   }
 
   /** n upsampled samples of one hop, each with the upper-band gain of the model-rate sample it came from. */
   private writeFifo(samples: Float32Array, n: number): void {
     const { outFifo: fifo, gainFifo, hopGain } = this;
-    const count = Math.min(n, fifo.length - this.outCount);
-    let write = this.outRead + this.outCount;
-    if (write >= fifo.length) write -= fifo.length;
+    if (this.outRead + this.outCount + n > fifo.length) {
+      fifo.copyWithin(0, this.outRead, this.outRead + this.outCount);
+      gainFifo.copyWithin(0, this.outRead, this.outRead + this.outCount);
+      this.outRead = 0;
+    }
+    const write = this.outRead + this.outCount;
+    const count = Math.min(n, fifo.length - write);
     const perSample = hopGain.length / Math.max(1, n);
     for (let i = 0; i < count; i++) {
-      fifo[write] = samples[i];
-      gainFifo[write] = hopGain[Math.floor(i * perSample)];
-      if (++write === fifo.length) write = 0;
+      fifo[write + i] = samples[i];
+      gainFifo[write + i] = hopGain[Math.floor(i * perSample)];
     }
     this.outCount += count;
   }

@@ -13,7 +13,7 @@ export interface OfflineOptions {
 /** Resample a whole signal with no delay: output k is input time k·inRate/outRate. */
 export function resampleAligned(input: Float32Array, inRate: number, outRate: number): Float32Array {
   if (inRate === outRate) return input;
-  const r = new StreamingResampler(inRate, outRate, undefined, 4096, true);
+  const r = new StreamingResampler(inRate, outRate, { compensateDelay: true });
   const padded = new Float32Array(input.length + r.delayFlush);
   padded.set(input);
   const out = new Float32Array(r.maxOutput(padded.length));
@@ -107,8 +107,8 @@ export class ChannelDenoiser {
     this.engine = new FrameEngine(engineOptions(card, 0));
     this.engine.setMaxAttenuation(options.maxAttenuationDb ?? Infinity);
     const resampled = sampleRate !== card.sampleRate;
-    this.down = resampled ? new StreamingResampler(sampleRate, card.sampleRate, undefined, 4096, true) : null;
-    this.up = resampled ? new StreamingResampler(card.sampleRate, sampleRate, undefined, 4096, true) : null;
+    this.down = resampled ? new StreamingResampler(sampleRate, card.sampleRate, { compensateDelay: true }) : null;
+    this.up = resampled ? new StreamingResampler(card.sampleRate, sampleRate, { compensateDelay: true }) : null;
     this.modelLength = resampled ? Math.round((length * card.sampleRate) / sampleRate) : length;
     this.upLength = resampled ? Math.min(length, Math.round((this.modelLength * sampleRate) / card.sampleRate)) : length;
     const hop = card.hopSize;

@@ -71,7 +71,7 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
         # Training with --carry runs clip after clip from the states the last one left: two
         # halves through run() are the whole sequence, and a reset row is a fresh start.
         sys.path.insert(0, os.path.dirname(HERE))
-        from train import carried_states
+        from train import carried_states, streams_kept
 
         for family in ["gru", "lstm", "rnn"]:
             torch.manual_seed(0)
@@ -83,7 +83,7 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
                 second, _ = model.run(mag[:, 50:], [s.double() for s in after])
                 self.assertLessEqual((torch.cat([first, second], 1) - whole).abs().max().item(), 1e-9, family)
                 rng = np.random.default_rng(0)
-                states = carried_states(model, after, 3, 0.5, rng)
+                states = carried_states(model, after, streams_kept(3, 0.5, rng))
                 reset = [i for i in range(3) if float(states[-1][i, 0]) == 0]  # level_count 0: afresh
                 again, _ = model.run(mag[:, 50:], states)
                 fresh = model(mag[:, 50:])
@@ -130,6 +130,28 @@ class RecipeRuns(unittest.TestCase):
             summary = json.load(open(os.path.join(tmp, "summary.json")))
             self.assertEqual(summary["steps"], 3)
             self.assertTrue(os.path.exists(os.path.join(tmp, "best.pt")))
+
+    def test_a_one_layer_model_from_a_two_layer_teacher(self):
+        # --shrink-from starts a model with fewer layers from a trained one's encoder and first
+        # layer; --teacher also teaches it the bigger model's output, carried stream by stream
+        root = os.path.dirname(os.path.dirname(HERE))
+        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
+                 "--hidden", "16"]
+        with tempfile.TemporaryDirectory() as tmp:
+            big, small = os.path.join(tmp, "big"), os.path.join(tmp, "small")
+            subprocess.run(train + ["--steps", "2", "--out", big], check=True, capture_output=True)
+            teacher = os.path.join(big, "best.pt")
+            run = subprocess.run(train + ["--steps", "3", "--layers", "1", "--shrink-from", teacher, "--teacher", teacher,
+                                          "--distill-weight", "0.5", "--out", small], check=True, capture_output=True, text=True)
+            self.assertIn("taught also to match", run.stdout)
+            ck = torch.load(os.path.join(small, "last.pt"), map_location="cpu")
+            self.assertEqual(ck["config"]["layers"], 1)
+            old = torch.load(teacher, map_location="cpu")["model"]
+            self.assertIn("rnn.weight_hh_l1", old)
+            self.assertNotIn("rnn.weight_hh_l1", ck["model"])
+            summary = json.load(open(os.path.join(small, "summary.json")))
+            self.assertEqual((summary["teacher"], summary["distill_weight"]), (teacher, 0.5))
+            self.assertEqual(summary["steps"], 3)
 
 
 if __name__ == "__main__":
