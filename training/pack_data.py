@@ -9,6 +9,10 @@ packages.
     → OUT/{split}.flac, OUT/index.json (each clip's name and length), OUT/debs/*.deb, OUT/init/ARCH.pt
 Needs Debian's flac.
 
+More than one call's 64 MiB (the whole prepared data is about 330 MB): `--part K/N` writes the
+K-th of N packs that hold the same selection between them, each a pack of its own; sent in
+turn to one warm machine, `unpack_data.py PART1 PART2 … CACHE` puts them back together.
+
 Why not a lossy codec: a pack in 24 kbit/s Opus held five times the audio, but every model
 fine-tuned on it, with or without the noise-alone term, kept clean speech worse on the unseen
 sources (models/README.md): a speech codec's output, as the clean target, teaches the model
@@ -70,6 +74,9 @@ def main():
                     help="minutes kept per group of one split instead of its default (e.g. speech_train=3.5)")
     ap.add_argument("--init", action="append", default=[], metavar="ARCH=CHECKPOINT",
                     help="weights a family's run starts from, kept as OUT/init/ARCH.pt (remote_train.sh)")
+    ap.add_argument("--part", metavar="K/N",
+                    help="only the K-th of N packs that share the selection out between them (every N-th clip of each "
+                         "split from the K-th on): several calls' worth of data, unpack_data.py joins them")
     ap.add_argument("--decoder-debs", action=argparse.BooleanOptionalAction, default=True,
                     help="fetch the decoder's Debian packages into the pack (for a machine without flac)")
     args = ap.parse_args()
@@ -85,6 +92,14 @@ def main():
             minutes_of[split] = float(value)
         except ValueError:
             ap.error(f"--minutes {entry}: expected SPLIT=MINUTES, a number of minutes")
+    part, parts = 1, 1
+    if args.part:
+        try:
+            part, parts = (int(v) for v in args.part.split("/"))
+        except ValueError:
+            ap.error(f"--part {args.part}: expected K/N, two whole numbers")
+        if not 1 <= part <= parts:
+            ap.error(f"--part {args.part}: K must be between 1 and N")
     missing = [split for split in SPLITS if not os.path.isfile(os.path.join(CACHE, "prepared", f"{split}.pkl"))]
     if missing:
         ap.error(f"{os.path.join(CACHE, 'prepared')} lacks {', '.join(missing)}: run training/prepare_data.py first")
@@ -96,8 +111,11 @@ def main():
         with open(os.path.join(CACHE, "prepared", f"{split}.pkl"), "rb") as f:
             clips = pickle.load(f)
         clips = [clips[i] for i in pick(clips, minutes * args.scale, rng, per)]
+        # every N-th clip: each part has some of every source, and the parts of one selection
+        # (the same rng) never overlap
+        clips = clips[part - 1::parts]
         # peak-normalised: the mixer sets every level itself, and quiet clips would lose bits
-        audio = np.concatenate([a / (np.abs(a).max() + 1e-9) * 0.5 for _, a in clips])
+        audio = np.concatenate([np.zeros(0, np.float32)] + [a / (np.abs(a).max() + 1e-9) * 0.5 for _, a in clips])
         step = 2.0 ** (1 - BITS)  # on the 16-bit grid, with the low bits zero: FLAC stores no zeros
         quantised = (np.round(audio / step) * step * 32768).astype(np.int16)
         path = os.path.join(args.out, f"{split}.flac")

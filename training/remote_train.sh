@@ -5,6 +5,7 @@
 # folder is copied into OUT as NAME.tar, so a run cut off by the machine's time limit still
 # brings back its last checkpoints.
 #   bash training/remote_train.sh PACK OUT MINUTES [RECIPE...]      (PYTHON: the python3 that has torch)
+# PACK may be the parts of one pack (pack_data.py --part K/N), comma-separated: PART1,PART2,...
 # RECIPE: train.py options for every run, e.g. --snr -10 20 --sdr-weight 0.03 (models/README.md).
 # RUNS (default "gru lstm rnn cnn"): the runs, each named FAMILY or FAMILY-SOMETHING; a run starts
 # from PACK/init/NAME.pt when the pack has it, else from random weights at the first-training rate.
@@ -28,12 +29,13 @@ declare -A options=(
 for name in "${runs_named[@]}"; do  # every name checked before any run starts
   if [ -z "${options[${name%%-*}]:-}" ]; then echo "RUNS: $name is not a family's run (gru, lstm, rnn, cnn)" >&2; exit 1; fi
 done
-"$py" training/unpack_data.py "$pack" "$cache" || exit 1
+IFS=, read -ra parts <<< "$pack"
+"$py" training/unpack_data.py "${parts[@]}" "$cache" || exit 1
 export QUELL_CACHE=$cache PYTHONUNBUFFERED=1 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 for name in "${runs_named[@]}"; do
   arch=${name%%-*}
-  start=(--init "$pack/init/$name.pt")
-  [ -f "$pack/init/$name.pt" ] || start=(--lr 1e-3)
+  start=(--lr 1e-3)
+  for part in "${parts[@]}"; do [ -f "$part/init/$name.pt" ] && start=(--init "$part/init/$name.pt"); done
   mkdir -p "$runs/$name"
   # shellcheck disable=SC2086  # the options are words; a later --lr or --workers overrides an earlier one
   "$py" training/train.py --arch "$arch" --out "$runs/$name" "${recipe[@]}" ${options[$arch]} "${start[@]}" \

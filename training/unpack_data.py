@@ -1,6 +1,9 @@
 """Turn a pack from pack_data.py back into a prepared cache that train.py reads.
 
-    python3 training/unpack_data.py PACK CACHE      (then: QUELL_CACHE=CACHE python3 training/train.py ...)
+    python3 training/unpack_data.py PACK [PACK...] CACHE      (then: QUELL_CACHE=CACHE python3 training/train.py ...)
+
+Several packs (the parts of `pack_data.py --part K/N`) make one cache: each split's clips, pack
+after pack.
 
 Decodes with the system's flac, or else with the Debian packages the pack carries, unpacked
 into a private folder (never over the system's own libraries).
@@ -36,34 +39,44 @@ def decoder(pack):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    pack, cache = sys.argv[1:]
-    if not os.path.isfile(os.path.join(pack, "index.json")):
-        sys.exit(f"{pack}: no index.json here, so not a pack from training/pack_data.py")
-    with open(os.path.join(pack, "index.json")) as f:
-        index = json.load(f)
-    flac, env = decoder(pack)
+    packs, cache = sys.argv[1:-1], sys.argv[-1]
+    indexes = []
+    for pack in packs:
+        if not os.path.isfile(os.path.join(pack, "index.json")):
+            sys.exit(f"{pack}: no index.json here, so not a pack from training/pack_data.py")
+        with open(os.path.join(pack, "index.json")) as f:
+            indexes.append(json.load(f))
+    splits = list(indexes[0])
+    for pack, index in zip(packs, indexes):
+        if list(index) != splits:
+            sys.exit(f"{pack} holds the splits {', '.join(index)}, {packs[0]} holds {', '.join(splits)}: not parts of one pack")
+    flac, env = decoder(packs[0])
     os.makedirs(os.path.join(cache, "prepared"), exist_ok=True)
 
-    def unpack(split):
-        clips = index[split]
+    def decode(pack, split, clips):
+        if not clips:  # a part can hold none of a small split's clips
+            return []
         with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
             subprocess.run([flac, "--decode", "--silent", "--force", "-o", wav.name,
                             os.path.join(pack, f"{split}.flac")], check=True, env=env)
             rate, audio = wavfile.read(wav.name)
         audio = audio.astype(np.float32) / 32768
         if rate != SAMPLE_RATE or len(audio) < sum(n for _, n in clips):
-            sys.exit(f"{split}.flac decoded to {len(audio)} samples at {rate} Hz; index.json expects "
+            sys.exit(f"{pack}/{split}.flac decoded to {len(audio)} samples at {rate} Hz; its index.json expects "
                      f"{sum(n for _, n in clips)} at {SAMPLE_RATE}")
         ends = np.cumsum([n for _, n in clips])
-        out = [(name, audio[end - n:end]) for (name, n), end in zip(clips, ends)]
+        return [(name, audio[end - n:end]) for (name, n), end in zip(clips, ends)]
+
+    def unpack(split):
+        out = [clip for pack, index in zip(packs, indexes) for clip in decode(pack, split, index[split])]
         with open(os.path.join(cache, "prepared", f"{split}.pkl"), "wb") as f:
             pickle.dump(out, f)
-        return f"{split}: {len(out)} clips, {ends[-1] / SAMPLE_RATE / 60:.1f} min"
+        return f"{split}: {len(out)} clips, {sum(len(a) for _, a in out) / SAMPLE_RATE / 60:.1f} min"
 
     with ThreadPoolExecutor() as pool:  # one decoder process per split
-        for line in pool.map(unpack, index):
+        for line in pool.map(unpack, splits):
             print(line, flush=True)
 
 

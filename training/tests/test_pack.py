@@ -60,6 +60,40 @@ class PackRoundTrip(unittest.TestCase):
                     # 12 bits keep about 50 dB; a clip shifted by a few samples, or another clip, is near 0
                     self.assertGreater(si_sdr_db(decoded.astype(np.float64), original.astype(np.float64)), 40, name)
 
+    def test_parts_of_a_pack_unpack_to_the_whole(self):
+        # --part K/N: the data of more than one call's 64 MiB, sent in turn; unpacked together they
+        # hold every clip the whole pack holds, each once, each itself
+        rng = np.random.default_rng(7)
+        splits = {"speech_train": [(f"{source}/clip{i}", speech_like(rng.uniform(0.5, 1.5), rng))
+                                   for source in ("a", "b", "c") for i in range(3)],
+                  "noise_val": [("fan:val", rng.standard_normal(8000).astype(np.float32))]}
+        splits.update({split: [(f"{split}/x", speech_like(1.0, rng))] for split in ("babble_train", "noise_train", "speech_val")})
+        with tempfile.TemporaryDirectory() as tmp:
+            self.assertEqual(pack(tmp, splits).returncode, 0)
+            os.rename(os.path.join(tmp, "pack"), os.path.join(tmp, "whole"))
+            parts = []
+            for k in (1, 2, 3):
+                self.assertEqual(pack(tmp, splits, "--part", f"{k}/3").returncode, 0)
+                parts.append(os.path.join(tmp, f"part{k}"))
+                os.rename(os.path.join(tmp, "pack"), parts[-1])
+            with open(os.path.join(parts[0], "index.json")) as f:
+                self.assertEqual(len(json.load(f)["speech_train"]), 3)
+            subprocess.run([sys.executable, os.path.join(TRAINING, "unpack_data.py"), *parts, os.path.join(tmp, "joined")],
+                           check=True, capture_output=True)
+            subprocess.run([sys.executable, os.path.join(TRAINING, "unpack_data.py"), os.path.join(tmp, "whole"),
+                            os.path.join(tmp, "one")], check=True, capture_output=True)
+            for split, clips in splits.items():
+                loaded = {}
+                for name in ("joined", "one"):
+                    with open(os.path.join(tmp, name, "prepared", f"{split}.pkl"), "rb") as f:
+                        loaded[name] = dict(pickle.load(f))
+                self.assertEqual(sorted(loaded["joined"]), sorted(n for n, _ in clips), split)
+                for name, audio in loaded["one"].items():
+                    np.testing.assert_array_equal(loaded["joined"][name], audio)
+            result = pack(tmp, splits, "--part", "4/3")
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("--part 4/3", result.stderr)
+
     def test_a_split_can_keep_fewer_minutes_and_a_wrong_cap_is_named(self):
         rng = np.random.default_rng(6)
         splits = {"speech_train": [(f"{source}/clip{i}", speech_like(1.0, rng)) for source in ("a", "b") for i in range(6)]}
