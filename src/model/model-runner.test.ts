@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { binCount } from './card';
+import { ModelRunner } from './model-runner';
 import { loadRunner, readCard, readModelIndex } from './load-node';
 import { denoiseChannel } from '../offline/offline';
 import { decodeWav } from '../io/wav';
@@ -141,4 +142,57 @@ test('a card cannot send a loader outside its folder, and nothing endless or hug
   mkdirSync(join(dir, 'folder.onnx'));
   await assert.rejects(loadRunner(join(dir, 'folder.json')), /model file .*folder\.onnx is not a regular file/);
   await assert.rejects(loadRunner('/dev/zero'), /model card \/dev\/zero is not a regular file/);
+});
+
+test('a step whose mask or state comes out not finite passes its frame and starts the state afresh', async () => {
+  // A stand-in for onnxruntime whose session answers as told: a good step, a NaN in the mask,
+  // a good step, an infinity in the state; each bad one must be caught, whichever tensor holds it.
+  const card = readCard(fixtureCard);
+  const stateSize = card.states[0].shape.reduce((a, b) => a * b, 1);
+  const answers: [number, number][] = [
+    [0.5, 0.25],
+    [NaN, 0.25],
+    [0.5, 0.25],
+    [0.5, Infinity],
+  ];
+  let step = 0;
+  const ort = {
+    Tensor: class {
+      constructor(
+        readonly type: string,
+        readonly data: Float32Array,
+        readonly dims: number[],
+      ) {}
+    },
+    InferenceSession: {
+      create: async () => ({
+        inputNames: [card.input.name, card.states[0].input],
+        outputNames: [card.output.name, card.states[0].output],
+        run: async () => {
+          const [mask, state] = answers[step++];
+          const stateData = new Float32Array(stateSize).fill(0.25);
+          stateData[7] = state;
+          return { [card.output.name]: { data: new Float32Array(257).fill(mask) }, [card.states[0].output]: { data: stateData } };
+        },
+      }),
+    },
+  } as unknown as typeof import('onnxruntime-web');
+  const runner = await ModelRunner.create(ort, new Uint8Array(0), card);
+  const mags = new Float32Array(257).fill(0.5);
+  const mask = new Float32Array(257);
+  const expected = [
+    { mask: 0.5, recoveries: 0, state: 0.25 },
+    { mask: 1, recoveries: 1, state: 0 },
+    { mask: 0.5, recoveries: 1, state: 0.25 },
+    { mask: 1, recoveries: 2, state: 0 },
+  ];
+  for (const want of expected) {
+    await runner.step(mags, mask);
+    assert.ok(
+      mask.every((m) => m === want.mask),
+      `mask ${mask[0]}, expected ${want.mask}`,
+    );
+    assert.equal(runner.recoveries, want.recoveries);
+    assert.ok(runner.stateValues()[0].every((v) => v === want.state));
+  }
 });
