@@ -4,12 +4,12 @@ import { speechLike } from '../../tools/signals';
 import { FrameEngine } from './frame-engine';
 import { SQRT_HANN } from './test-framings';
 import { type ResamplerOptions, StreamingResampler } from './resampler';
-import { StreamAdapter } from './stream-adapter';
+import { STREAM_RESAMPLING, StreamAdapter } from './stream-adapter';
 
 /** The file path's kernels (the defaults) and the live path's: shorter, and Nyquist kernels whose zero taps are skipped. */
 const KERNELS: [string, ResamplerOptions][] = [
   ['default kernel', {}],
-  ['the live Nyquist kernel', { zeroCrossings: 8, cutoff: 1 }],
+  ['the live Nyquist kernel', STREAM_RESAMPLING],
 ];
 
 function tone(n: number, rate: number, freq: number): Float32Array {
