@@ -112,16 +112,77 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     return loss, sdr, after
 
 
-def shrink_from(model, path):
-    """Start a model of fewer layers from a trained one of the same family and width: its feature
-    statistics, encoder and first layers; the decoder starts afresh (near pass-through), since
-    it read the last of the old model's layers."""
-    old = torch.load(path, map_location="cpu")["model"]
+def shrink_from(model, path, mag=None):
+    """Start a smaller recurrent model of the same family from a trained one: fewer layers (its
+    first layers kept) or narrower ones, or both. Narrower: with `mag` (magnitudes [B, T, bins] of
+    typical input), each layer keeps the units whose contribution varies most over it (the spread
+    of the unit's output times the weight of what reads it), and a dropped unit's mean output is
+    folded into the biases of what read it; without, the units whose outgoing weights weigh most.
+    The encoder's outputs are pruned the same way. The feature statistics and the encoder come
+    along; the decoder too where it reads the same layer, else it starts afresh (near pass-through)."""
+    ck = torch.load(path, map_location="cpu")
+    old = ck["model"]
     sd = model.state_dict()
+    layers, width = model.layers, model.hidden
+    old_layers = sum(1 for k in old if k.startswith("rnn.weight_hh_l"))
+    old_width = old["rnn.weight_hh_l0"].shape[1]
+    gates = old["rnn.weight_hh_l0"].shape[0] // old_width
+    # what each layer's output (and the encoder's, "e") looks like on typical input
+    means, spreads = {}, {}
+    if mag is not None:
+        teacher = build(**ck["config"])
+        teacher.load_state_dict(old)
+        with torch.no_grad():
+            x = teacher.encoder(teacher.features(mag)[0])
+            means["e"], spreads["e"] = x.mean((0, 1)), x.std((0, 1))
+            for layer in range(old_layers):
+                single = type(teacher.rnn)(old_width, old_width, batch_first=True)
+                single.load_state_dict({f"{k}_l0": old[f"rnn.{k}_l{layer}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+                x = single(x)[0]
+                means[layer], spreads[layer] = x.mean((0, 1)), x.std((0, 1))
+
+    def rows(units):  # the rows of every gate's block for these units
+        return torch.cat([g * old_width + units for g in range(gates)])
+
+    def strongest(name, outgoing):  # the `width` units whose contribution through their outgoing weights (columns) weighs most
+        weight = sum(w.square().sum(0) for w in outgoing)
+        if name in spreads:
+            weight = weight * spreads[name].square()
+        return torch.sort(torch.topk(weight, width).indices).values
+
+    def folded(bias, w, name, kept):  # bias + what the dropped units of `name` gave on average through w
+        if name not in means:
+            return bias
+        dropped = torch.ones(old_width, dtype=torch.bool)
+        dropped[kept] = False
+        return bias + w[:, dropped] @ means[name][dropped]
+
+    last = layers - 1
+    keep = {}
+    for layer in range(layers):
+        after = [old[f"rnn.weight_ih_l{layer + 1}"]] if layer + 1 < old_layers else []
+        if layer == old_layers - 1:
+            after.append(old["decoder.weight"])
+        keep[layer] = strongest(layer, [old[f"rnn.weight_hh_l{layer}"], *after])
+    keep["e"] = strongest("e", [old["rnn.weight_ih_l0"]])
     with torch.no_grad():
         for k, v in old.items():
-            if k in sd and not k.startswith("decoder.") and sd[k].shape == v.shape:
+            if k.startswith("features.") or k == "encoder.1.weight":
                 sd[k].copy_(v)
+        sd["encoder.0.weight"].copy_(old["encoder.0.weight"][keep["e"]])
+        sd["encoder.0.bias"].copy_(old["encoder.0.bias"][keep["e"]])
+        for layer in range(layers):
+            source = "e" if layer == 0 else layer - 1
+            w_ih, w_hh = old[f"rnn.weight_ih_l{layer}"], old[f"rnn.weight_hh_l{layer}"]
+            b_ih = folded(old[f"rnn.bias_ih_l{layer}"], w_ih, source, keep[source])
+            b_hh = folded(old[f"rnn.bias_hh_l{layer}"], w_hh, layer, keep[layer])
+            sd[f"rnn.weight_ih_l{layer}"].copy_(w_ih[rows(keep[layer])][:, keep[source]])
+            sd[f"rnn.weight_hh_l{layer}"].copy_(w_hh[rows(keep[layer])][:, keep[layer]])
+            sd[f"rnn.bias_ih_l{layer}"].copy_(b_ih[rows(keep[layer])])
+            sd[f"rnn.bias_hh_l{layer}"].copy_(b_hh[rows(keep[layer])])
+        if last == old_layers - 1:  # the decoder reads the layer it read before
+            sd["decoder.weight"].copy_(old["decoder.weight"][:, keep[last]])
+            sd["decoder.bias"].copy_(folded(old["decoder.bias"], old["decoder.weight"], last, keep[last]))
     model.load_state_dict(sd)
 
 
@@ -243,8 +304,8 @@ def main():
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that mix training batches (default 0: the training loop mixes them itself)")
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
-    ap.add_argument("--shrink-from", help="a trained model of the same family and width whose encoder and first "
-                    "layers start this one, which has fewer (--layers); see shrink_from()")
+    ap.add_argument("--shrink-from", help="a trained recurrent model of the same family whose encoder, first layers "
+                    "and most used units start this one, which has as many or fewer (--layers, --hidden); see shrink_from()")
     ap.add_argument("--teacher", help="a trained model (checkpoint) whose output on the same mixtures this one is "
                     "also taught to match (distillation; a resumed run keeps its own)")
     ap.add_argument("--distill-weight", type=float,
@@ -290,7 +351,7 @@ def main():
     elif args.init:
         config = torch.load(args.init, map_location="cpu")["config"]
     elif args.shrink_from:
-        config = {**torch.load(args.shrink_from, map_location="cpu")["config"], "layers": args.layers}
+        config = {**torch.load(args.shrink_from, map_location="cpu")["config"], "layers": args.layers, "hidden": args.hidden}
     framing = framing_of(config)
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
@@ -319,8 +380,9 @@ def main():
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
         if args.shrink_from:
-            shrink_from(model, args.shrink_from)
-            print(f"{config['layers']} layer(s) from {args.shrink_from}", flush=True)
+            noisy, _ = mixer.batch(32, length)
+            shrink_from(model, args.shrink_from, stft(torch.from_numpy(noisy), framing).abs())
+            print(f"{config['layers']}×{config['hidden']} from {args.shrink_from}", flush=True)
     state["val_clips"] = len(val_set) * len(val_set[0][0])
     state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
     mixer.snr_range = tuple(state["snr_range"])

@@ -152,6 +152,34 @@ class RecipeRuns(unittest.TestCase):
             summary = json.load(open(os.path.join(small, "summary.json")))
             self.assertEqual((summary["teacher"], summary["distill_weight"]), (teacher, 0.5))
             self.assertEqual(summary["steps"], 3)
+            narrow = os.path.join(tmp, "narrow")
+            subprocess.run(train + ["--steps", "2", "--hidden", "12", "--shrink-from", teacher, "--out", narrow],
+                           check=True, capture_output=True)
+            ck = torch.load(os.path.join(narrow, "last.pt"), map_location="cpu")
+            self.assertEqual((ck["config"]["layers"], ck["config"]["hidden"]), (2, 12))
+            self.assertEqual(tuple(ck["model"]["rnn.weight_hh_l1"].shape), (36, 12))
+
+    def test_shrinking_to_the_same_size_is_the_same_model_and_what_is_dropped_is_folded(self):
+        # shrink_from slices every gate's rows and every reader's columns alike: at the old size
+        # nothing changes; a unit dropped leaves its mean output behind in its readers' biases
+        sys.path.insert(0, os.path.dirname(HERE))
+        from train import shrink_from
+
+        torch.manual_seed(0)
+        big = build("gru", hidden=16, layers=2, level_norm=True).eval()
+        mag = torch.rand(4, 80, 257) ** 3 * 3
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "big.pt")
+            torch.save({"model": big.state_dict(), "config": {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True}}, path)
+            same = build("gru", hidden=16, layers=2, level_norm=True).eval()
+            shrink_from(same, path, mag)
+            narrow, blind = (build("gru", hidden=12, layers=2, level_norm=True).eval() for _ in range(2))
+            shrink_from(narrow, path, mag)
+            shrink_from(blind, path)  # by the weights alone, nothing folded
+        with torch.no_grad():
+            reference = big(mag)
+            self.assertLessEqual((same(mag) - reference).abs().max().item(), 1e-6)
+            self.assertLess((narrow(mag) - reference).abs().mean().item(), 0.7 * (blind(mag) - reference).abs().mean().item())
 
 
 if __name__ == "__main__":
