@@ -25,8 +25,8 @@ export interface ResamplerOptions {
   /**
    * The kernel's cutoff as a fraction of the lower rate's Nyquist frequency. Below 1 (the
    * default, 0.95) the band edge keeps aliases out of the band; at exactly 1 the kernel is a
-   * Nyquist filter: between whole-number rates every `advance`-th tap (48 → 16 kHz) or a whole
-   * output phase (16 → 48 kHz) is zero, and is skipped.
+   * Nyquist filter, and at 48 ↔ 16 kHz what is zero in it is skipped: every third tap going
+   * down, and a whole output phase of three coming back.
    */
   cutoff?: number;
 }

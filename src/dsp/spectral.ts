@@ -55,20 +55,27 @@ export class SpectralProcessor {
     const m = fftSize / 2;
     for (let n = 0; n < fftSize; n++) windowed[n] = frame[n] * analysis[n];
     this.halfFft.transform(half, windowed as unknown as number[]);
-    for (let k = 0; k <= m; k++) {
-      const j = k === m ? 0 : k; // Z[M] = Z[0]
-      const l = k === 0 ? 0 : m - k;
-      const zr = half[2 * j];
-      const zi = half[2 * j + 1];
-      const cr = half[2 * l];
-      const ci = half[2 * l + 1];
+    // k = 0 and k = M: E[0] = Re Z[0], O[0] = Im Z[0], both real, and e^{−iπ} = −1
+    const dc = half[0] + half[1];
+    const nyquist = half[0] - half[1];
+    spectrum[0] = dc;
+    spectrum[1] = 0;
+    magnitudes[0] = Math.abs(dc);
+    spectrum[2 * m] = nyquist;
+    spectrum[2 * m + 1] = 0;
+    magnitudes[m] = Math.abs(nyquist);
+    for (let k = 1; k < m; k++) {
+      const zr = half[2 * k];
+      const zi = half[2 * k + 1];
+      const cr = half[2 * (m - k)];
+      const ci = half[2 * (m - k) + 1];
       const er = 0.5 * (zr + cr);
       const ei = 0.5 * (zi - ci);
       const or = 0.5 * (zi + ci);
       const oi = -0.5 * (zr - cr);
-      // e^{−iθ} = cos θ − i·sin θ (θ = 2πk/fftSize; at k = M, cos = −1 and sin = 0)
-      const c = k === m ? -1 : twiddleCos[k];
-      const sn = k === m ? 0 : twiddleSin[k];
+      // e^{−iθ} = cos θ − i·sin θ, θ = 2πk/fftSize
+      const c = twiddleCos[k];
+      const sn = twiddleSin[k];
       const re = er + or * c + oi * sn;
       const im = ei + oi * c - or * sn;
       spectrum[2 * k] = re;
