@@ -351,7 +351,15 @@ def main():
     elif args.init:
         config = torch.load(args.init, map_location="cpu")["config"]
     elif args.shrink_from:
-        config = {**torch.load(args.shrink_from, map_location="cpu")["config"], "layers": args.layers, "hidden": args.hidden}
+        if not os.path.isfile(args.shrink_from):
+            ap.error(f"--shrink-from {args.shrink_from}: no such checkpoint")
+        bigger = torch.load(args.shrink_from, map_location="cpu")["config"]
+        if bigger["arch"] not in ("gru", "lstm", "rnn") or bigger["arch"] != args.arch:
+            ap.error(f"--shrink-from {args.shrink_from}: a {bigger['arch']} model; it must be a recurrent one of --arch {args.arch}")
+        if args.layers > bigger["layers"] or args.hidden > bigger["hidden"]:
+            ap.error(f"--shrink-from {args.shrink_from}: {bigger['layers']}×{bigger['hidden']}, smaller than "
+                     f"--layers {args.layers} --hidden {args.hidden}")
+        config = {**bigger, "layers": args.layers, "hidden": args.hidden}
     framing = framing_of(config)
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
@@ -394,7 +402,11 @@ def main():
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     teacher = None
     if state["teacher"]:
+        if not os.path.isfile(state["teacher"]):
+            ap.error(f"--teacher {state['teacher']}: no such checkpoint")
         ck = torch.load(state["teacher"], map_location="cpu")
+        if framing_of(ck["config"]) != framing:
+            ap.error(f"--teacher {state['teacher']}: framed {framing_of(ck['config'])}, this model {framing}")
         teacher = build(**ck["config"])
         teacher.load_state_dict(ck["model"])
         teacher.eval().requires_grad_(False)

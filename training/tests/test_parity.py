@@ -158,6 +158,10 @@ class RecipeRuns(unittest.TestCase):
             ck = torch.load(os.path.join(narrow, "last.pt"), map_location="cpu")
             self.assertEqual((ck["config"]["layers"], ck["config"]["hidden"]), (2, 12))
             self.assertEqual(tuple(ck["model"]["rnn.weight_hh_l1"].shape), (36, 12))
+            wider = subprocess.run(train + ["--steps", "1", "--hidden", "32", "--shrink-from", teacher, "--out",
+                                            os.path.join(tmp, "wider")], capture_output=True, text=True)
+            self.assertNotEqual(wider.returncode, 0)
+            self.assertIn(f"--shrink-from {teacher}: 2×16, smaller than --layers 2 --hidden 32", wider.stderr)
 
     def test_shrinking_to_the_same_size_is_the_same_model_and_what_is_dropped_is_folded(self):
         # shrink_from slices every gate's rows and every reader's columns alike: at the old size
