@@ -81,9 +81,10 @@ def streams_kept(batch, reset_probability, rng):
     return torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32))
 
 
-def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None, distill_weight=0.0):
+def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None,
+            distill_weight=0.0, speech_weight=0.0):
     """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
-    model is also taught to match, weighted by `distill_weight`."""
+    model is also taught to match, weighted by `distill_weight`. `speech_weight`: see --speech-weight."""
     est, est_spec, after = enhance(model, noisy, framing, states)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
@@ -93,6 +94,10 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     # each power taken once: fractional powers of the whole batch's spectra are a tenth of a step
     est_pow, ref_pow = est_mag ** 0.3, ref_mag ** 0.3
     mag = (est_pow - ref_pow).square().mean()
+    if speech_weight:
+        # Speech taken away: only bins where the output falls short of the clean speech count,
+        # so leftover noise is not rewarded and noise-only items (clean = 0) never fire it.
+        mag = mag + speech_weight * (ref_pow - est_pow).clamp(min=0).square().mean()
     cplx_error = est_c * (est_pow / est_mag) - ref_c * (ref_pow / ref_mag)
     cplx = (cplx_error.real.square() + cplx_error.imag.square()).mean()
     if teacher_spec is not None and distill_weight:
@@ -298,6 +303,9 @@ def main():
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
                     help="weight of the dB removed from noise-only items (default 0; a resumed run keeps its own)")
+    ap.add_argument("--speech-weight", type=float,
+                    help="extra weight on speech taken away (output below the clean speech, compressed magnitudes) "
+                         "over noise left in (default 0; a resumed run keeps its own)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -398,6 +406,7 @@ def main():
     mixer.speed_range = state["speed_range"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
+    state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     teacher = None
@@ -412,7 +421,7 @@ def main():
         teacher.eval().requires_grad_(False)
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
-          f"noise-alone weight {state['noise_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
+          f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
@@ -467,7 +476,7 @@ def main():
                 teacher_states = carried_states(teacher, teacher_after, keep) if args.carry else None
                 _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
-                                   teacher_spec, state["distill_weight"])
+                                   teacher_spec, state["distill_weight"], state["speech_weight"])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -501,7 +510,7 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"], "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "teacher": state["teacher"],
+                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "teacher": state["teacher"],
                    "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
