@@ -18,9 +18,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRunner, readModelIndex } from '../src/model/load-node';
-import { denoiseChannel, resampleAligned } from '../src/offline/offline';
+import { denoiseChannel, denoiseParts, resampleAligned } from '../src/offline/offline';
 import { decodeWav } from '../src/io/wav';
-import { bestLag, energyDb, estoi, siSdr, stoi } from './metrics';
+import { bestLag, energyDb, errorSplit, estoi, siSdr, stoi } from './metrics';
 import { PEERS, createPeer, runPeer } from './peers';
 import { gaussian, rng } from './signals';
 
@@ -43,6 +43,8 @@ interface System {
   run: (x: Float32Array) => Promise<Float32Array>;
   delayMs: number;
   seconds: number;
+  /** Quell's: the output's speech and noise parts (see errorSplits). */
+  parts?: (mixture: Float32Array, speech: Float32Array, noise: Float32Array) => Promise<Float32Array[]>;
 }
 
 function ensureEvalSet(name: SetName): void {
@@ -242,6 +244,45 @@ async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]):
   );
 }
 
+/** Mean speech error and noise left (tools/metrics errorSplit) of the mixtures at each input SNR. */
+type ErrorBySnr = Record<number, { speechErrorDb: number; noiseLeftDb: number }>;
+
+/**
+ * Where each Quell model's error comes from: its masks on each mixture replayed on the
+ * mixture's speech alone and its noise alone (denoiseParts). Peers are whole boxes: only
+ * their output can be scored.
+ */
+async function errorSplits(set: ReturnType<typeof loadSet>, systems: System[]): Promise<Map<string, ErrorBySnr>> {
+  const { items, load } = set;
+  const mixes = items.filter((i) => i.kind === 'mix');
+  const split = new Map<string, Map<number, { speechErrorDb: number; noiseLeftDb: number }[]>>();
+  for (const [n, item] of mixes.entries()) {
+    const speech = load(item.id, 'clean');
+    const noisy = load(item.id, 'noisy');
+    const noise = noisy.map((v, i) => v - speech[i]);
+    for (const s of systems) {
+      if (!s.parts) continue;
+      const [speechOut, noiseOut] = await s.parts(noisy, speech, noise);
+      const bySnr = split.get(s.name) ?? split.set(s.name, new Map()).get(s.name)!;
+      const rows = bySnr.get(item.snr!) ?? bySnr.set(item.snr!, []).get(item.snr!)!;
+      rows.push(errorSplit(speechOut, noiseOut, speech));
+    }
+    process.stderr.write(`\rerror split: ${n + 1}/${mixes.length} mixtures`);
+  }
+  process.stderr.write('\n');
+  return new Map(
+    [...split].map(([name, bySnr]) => [
+      name,
+      Object.fromEntries(
+        [...bySnr].map(([snr, rows]) => [
+          snr,
+          { speechErrorDb: avg(rows.map((r) => r.speechErrorDb)), noiseLeftDb: avg(rows.map((r) => r.noiseLeftDb)) },
+        ]),
+      ),
+    ]),
+  );
+}
+
 /** Scores per system, and its CPU per second of audio (`seconds` spent over `audioSeconds` scored). */
 function summarise(
   items: Item[],
@@ -277,6 +318,8 @@ function summarise(
       ),
       /** Where measured (the unseen set): scores in a stream, see streamScores. */
       inStream: undefined as StreamScores | undefined,
+      /** Where measured (Quell's models on the unseen set): see errorSplits. */
+      errorBySnr: undefined as ErrorBySnr | undefined,
       realTimeFactor: s.seconds / audioSeconds,
       delayMs: s.delayMs,
     };
@@ -345,6 +388,15 @@ function section(title: string, blurb: string, items: Item[], summary: Summary[]
     ['system', ...noiseOnly],
     ...summary.map((s) => [s.system, ...noiseOnly.map((x) => f(s.noiseAttenuationByNoise[x], 1))]),
   ]);
+  const split = summary.filter((s) => s.errorBySnr);
+  const errorTable = split.length
+    ? `Where Quell's error comes from, by input SNR: each model's masks on each mixture replayed on the mixture's speech alone and on its noise alone (\`denoiseParts\`), in dB against the speech the output keeps (its projection, as SI-SDR takes it): what the masks did to the voice beyond a change of level, and the noise they let through. The output's SI-SDR is about −10·log10 of the two powers' sum, so whichever is higher is what limits it (the noisy input's noise is at −SNR).
+
+${table([
+  ['system', ...snrs.map((x) => `${x} dB: speech error / noise left`)],
+  ...split.map((s) => [s.system, ...snrs.map((x) => `${f(s.errorBySnr![x].speechErrorDb, 1)} / ${f(s.errorBySnr![x].noiseLeftDb, 1)}`)]),
+])}`
+    : '';
   const mixes = items.filter((i) => i.kind === 'mix').length;
   return `## ${title}
 
@@ -354,6 +406,7 @@ ${main}
 ΔSI-SDR by input SNR (dB):
 
 ${bySnr}
+${errorTable}
 ΔSI-SDR by noise type (dB):
 
 ${byNoise}
@@ -369,6 +422,7 @@ interface Measured {
   results: Record<SetName, [string, { id: string; scores: Scores }[]][]>;
   audioSeconds: Record<SetName, number>;
   stream: [string, StreamScores][];
+  split: [string, ErrorBySnr][];
 }
 
 const option = (name: string) => {
@@ -401,6 +455,7 @@ async function buildSystems(probe: Float32Array, only?: Set<string>) {
         system.seconds += (performance.now() - t) / 1000;
         return y;
       },
+      parts: async (mixture, speech, noise) => (await denoiseParts(mixture, [speech, noise], EVAL_RATE, runner)).parts,
     };
     systems.push(system);
   }
@@ -411,14 +466,23 @@ async function buildSystems(probe: Float32Array, only?: Set<string>) {
 /** Score `systems` on both sets (and in a stream on the unseen one), in this process. */
 async function measure(sets: Record<SetName, ReturnType<typeof loadSet>>, systems: System[]): Promise<Measured> {
   const secondsBySet = new Map(systems.map((s) => [s.name, {} as Record<SetName, number>]));
-  const measured: Measured = { systems: [], results: {} as Measured['results'], audioSeconds: {} as Measured['audioSeconds'], stream: [] };
+  const measured: Measured = {
+    systems: [],
+    results: {} as Measured['results'],
+    audioSeconds: {} as Measured['audioSeconds'],
+    stream: [],
+    split: [],
+  };
   for (const name of SETS) {
     for (const s of systems) s.seconds = 0;
     const { results, audioSeconds } = await score(sets[name], systems, name);
     measured.results[name] = [...results].map(([system, rows]) => [system, rows.map((r) => ({ id: r.item.id, scores: r.scores }))]);
     measured.audioSeconds[name] = audioSeconds;
     for (const s of systems) secondsBySet.get(s.name)![name] = s.seconds;
-    if (name === 'unseen') measured.stream = [...(await streamScores(sets[name], systems))];
+    if (name === 'unseen') {
+      measured.stream = [...(await streamScores(sets[name], systems))];
+      measured.split = [...(await errorSplits(sets[name], systems))];
+    }
   }
   measured.systems = systems.map((s) => ({ name: s.name, delayMs: s.delayMs, secondsBySet: secondsBySet.get(s.name)! }));
   return measured;
@@ -468,6 +532,7 @@ async function measureInParallel(systems: System[], probe: Float32Array, jobs: n
     results: Object.fromEntries(SETS.map((name) => [name, byOrder(parts.flatMap((p) => p.results[name]))])) as Measured['results'],
     audioSeconds: parts[0].audioSeconds,
     stream: byOrder(parts.flatMap((p) => p.stream)),
+    split: byOrder(parts.flatMap((p) => p.split)),
   };
 }
 
@@ -501,6 +566,7 @@ async function main(): Promise<void> {
   const summaries = {} as Record<SetName, Summary[]>;
   const sections: string[] = [];
   const stream = new Map(measured.stream);
+  const split = new Map(measured.split);
   for (const name of SETS) {
     const items = new Map(sets[name].items.map((item) => [item.id, item]));
     const results = new Map(
@@ -508,7 +574,11 @@ async function main(): Promise<void> {
     );
     const scored = measured.systems.map((s) => ({ name: s.name, delayMs: s.delayMs, seconds: s.secondsBySet[name] }));
     summaries[name] = summarise(sets[name].items, scored, results, measured.audioSeconds[name]);
-    if (name === 'unseen') for (const s of summaries[name]) s.inStream = stream.get(s.system);
+    if (name === 'unseen')
+      for (const s of summaries[name]) {
+        s.inStream = stream.get(s.system);
+        s.errorBySnr = split.get(s.system);
+      }
     sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
   }
   const doc = `# Evaluation

@@ -36,6 +36,45 @@ export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>)
   return 10 * Math.log10((target + 1e-12) / (noise + 1e-12));
 }
 
+/**
+ * Where an output's error comes from, when the masks that made it are known to have made
+ * `speechOut` of the speech and `noiseOut` of the noise (src/offline denoiseParts). Both in dB
+ * against the speech the whole output keeps (its projection on `speech`, as SI-SDR takes it):
+ * `speechErrorDb`, what the masks did to the speech beyond a change of level; `noiseLeftDb`, the
+ * noise that came through. The output's SI-SDR is about −10·log10(10^(s/10) + 10^(n/10)).
+ */
+export function errorSplit(
+  speechOut: ArrayLike<number>,
+  noiseOut: ArrayLike<number>,
+  speech: ArrayLike<number>,
+): { speechErrorDb: number; noiseLeftDb: number } {
+  const n = Math.min(speechOut.length, noiseOut.length, speech.length);
+  const mean = (x: ArrayLike<number>) => {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += x[i];
+    return m / n;
+  };
+  const ms = mean(speechOut);
+  const mn = mean(noiseOut);
+  const mr = mean(speech);
+  let dot = 0;
+  let rr = 0;
+  for (let i = 0; i < n; i++) {
+    const r = speech[i] - mr;
+    dot += (speechOut[i] - ms + noiseOut[i] - mn) * r;
+    rr += r * r;
+  }
+  const alpha = dot / (rr + 1e-12);
+  let speechError = 0;
+  let noiseLeft = 0;
+  for (let i = 0; i < n; i++) {
+    speechError += (speechOut[i] - ms - alpha * (speech[i] - mr)) ** 2;
+    noiseLeft += (noiseOut[i] - mn) ** 2;
+  }
+  const kept = alpha * alpha * rr + 1e-20;
+  return { speechErrorDb: 10 * Math.log10(speechError / kept + 1e-12), noiseLeftDb: 10 * Math.log10(noiseLeft / kept + 1e-12) };
+}
+
 export function energyDb(x: ArrayLike<number>): number {
   let e = 0;
   for (let i = 0; i < x.length; i++) e += x[i] * x[i];

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { add, speechLike, whiteNoise } from '../../tools/signals';
 import { loadRunner } from '../model/load-node';
-import { ChannelDenoiser, denoiseChannel } from './offline';
+import { ChannelDenoiser, denoiseChannel, denoiseParts } from './offline';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 
@@ -52,3 +52,23 @@ test('a file at a low rate reaches the engine whole: with no attenuation allowed
   }
   assert.ok(10 * Math.log10(energy / error) > 30, `${(10 * Math.log10(energy / error)).toFixed(1)} dB`);
 });
+
+for (const rate of [16000, 48000]) {
+  test(`the masks replayed on speech alone and noise alone make outputs that add up to the mixture's (${rate} Hz)`, async () => {
+    const runner = await loadRunner(join(models, 'quell-gru.json'));
+    const n = rate * 2;
+    const speech = speechLike(2, rate, 7, 0.1).samples;
+    const noise = whiteNoise(n, 0.03, 9);
+    const mixture = add(speech, noise);
+    const { output, parts } = await denoiseParts(mixture, [speech, noise], rate, runner);
+    assert.deepEqual(output, await denoiseChannel(mixture, rate, runner.withOwnState()));
+    const energy = (x: Float32Array) => x.reduce((s, v) => s + v * v, 0);
+    let error = 0;
+    for (let i = 0; i < n; i++) error += (parts[0][i] + parts[1][i] - output[i]) ** 2;
+    assert.ok(error < 1e-9 * energy(output), `the parts miss the output by ${error}`);
+    // the model keeps the voice and takes the noise down: far more of the noise is gone than of the speech
+    const removedDb = (x: Float32Array, y: Float32Array) => 10 * Math.log10(energy(x) / energy(y));
+    assert.ok(removedDb(noise, parts[1]) > removedDb(speech, parts[0]) + 4);
+    await assert.rejects(denoiseParts(mixture, [speech.subarray(1)], rate, runner), /a part of 95999 samples|a part of 31999 samples/);
+  });
+}

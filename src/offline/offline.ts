@@ -22,6 +22,9 @@ export function resampleAligned(input: Float32Array, inRate: number, outRate: nu
   return out.subarray(0, Math.min(n, length)).slice();
 }
 
+/** What ChannelDenoiser needs of a model: a ModelRunner, or masks another run recorded (see denoiseParts). */
+export type MaskSource = Pick<ModelRunner, 'card' | 'reset' | 'step'>;
+
 /** Samples numbered from 0 as they are appended; the oldest can be dropped. */
 class SampleLog {
   private data = new Float32Array(4096);
@@ -70,7 +73,7 @@ class SampleLog {
  */
 export class ChannelDenoiser {
   readonly length: number;
-  private readonly runner: ModelRunner;
+  private readonly runner: MaskSource;
   private readonly rate: number;
   private readonly engine: FrameEngine;
   private readonly down: StreamingResampler | null;
@@ -98,7 +101,7 @@ export class ChannelDenoiser {
   private out: Float32Array;
   private outFill = 0;
 
-  constructor(runner: ModelRunner, sampleRate: number, length: number, options: OfflineOptions = {}) {
+  constructor(runner: MaskSource, sampleRate: number, length: number, options: OfflineOptions = {}) {
     const card = runner.card;
     this.runner = runner;
     this.rate = sampleRate;
@@ -314,4 +317,49 @@ export async function denoiseChannel(
   options: OfflineOptions = {},
 ): Promise<Float32Array> {
   return (await denoiseChannels([input], sampleRate, runner, options))[0];
+}
+
+/**
+ * What the model's masks do to each part of a mixture: `mixture` is denoised as denoiseChannel
+ * does, and the masks it was given are applied, frame for frame, to each of `parts` (say its
+ * speech alone and its noise alone), whose outputs then add up to the mixture's. This tells
+ * speech taken away from noise left in, which a score of the whole output cannot.
+ */
+export async function denoiseParts(
+  mixture: Float32Array,
+  parts: Float32Array[],
+  sampleRate: number,
+  runner: ModelRunner,
+): Promise<{ output: Float32Array; parts: Float32Array[] }> {
+  const masks: Float32Array[] = [];
+  const recorder: MaskSource = {
+    card: runner.card,
+    reset: () => runner.reset(),
+    step: async (magnitudes, maskOut) => {
+      await runner.step(magnitudes, maskOut);
+      masks.push(maskOut.slice());
+    },
+  };
+  const replayer = (): MaskSource => {
+    let next = 0;
+    return {
+      card: runner.card,
+      reset: () => (next = 0),
+      step: async (_magnitudes, maskOut) => maskOut.set(masks[next++]),
+    };
+  };
+  const whole = async (source: MaskSource, x: Float32Array) => {
+    if (x.length !== mixture.length) throw new Error(`a part of ${x.length} samples for a mixture of ${mixture.length}`);
+    const denoiser = new ChannelDenoiser(source, sampleRate, x.length);
+    const head = await denoiser.push(x);
+    const tail = await denoiser.finish();
+    const out = new Float32Array(x.length);
+    out.set(head);
+    out.set(tail, head.length);
+    return out;
+  };
+  const output = await whole(recorder, mixture);
+  const outputs: Float32Array[] = [];
+  for (const part of parts) outputs.push(await whole(replayer(), part));
+  return { output, parts: outputs };
 }
