@@ -29,6 +29,11 @@ from quell.synthetic import speech_like  # noqa: E402
 GOLDEN_FRAMES = 64
 
 
+def checkpoint_log(path):
+    """Where a checkpoint's run logs its validation scores (its folder is committed)."""
+    return "training/checkpoints/" + os.path.basename(os.path.dirname(os.path.abspath(path))) + "/history.json"
+
+
 def golden_signal(seconds=2.0, seed=5):
     """A fixed noisy speech-like signal (also the pipeline test input)."""
     rng = np.random.default_rng(seed)
@@ -146,11 +151,12 @@ def main():
                                f"{ck['config']['layers']}x{ck['config']['hidden']}.",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              **({"validation_delta_si_sdr_db": round(score, 2)} if score is not None else {}),
-                             "weights": "moving average" if averaged else "raw",
+                             "weights": "moving average" if averaged else ck.get("weights", "raw"),
                              **{k: summary[k] for k in ("batch", "seconds") if k in summary},
                              **({"origin": args.origin} if args.origin else {}),
-                             "log": "training/checkpoints/" + os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))
-                             + "/history.json"},
+                             **({"sources": ck["sources"]} if "sources" in ck else {}),  # training/average.py
+                             "log": [checkpoint_log(s["checkpoint"]) for s in ck["sources"]] if "sources" in ck
+                             else checkpoint_log(args.checkpoint)},
                 **({"fine_tuned_from": {"steps": torch.load(args.base)["state"]["step"],
                                         "minutes": round(torch.load(args.base)["state"]["elapsed"] / 60, 1)}}
                    if args.base else {}),

@@ -120,6 +120,42 @@ class RecipeRuns(unittest.TestCase):
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
+    def test_the_mean_of_two_runs_is_their_weights_averaged_and_exports_naming_them(self):
+        # training/average.py: two runs of one model, averaged, validated and exported; a model of
+        # another size is refused by name
+        root = os.path.dirname(os.path.dirname(HERE))
+        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
+                 "--hidden", "16"]
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b, wide = (os.path.join(tmp, n) for n in ("a", "b", "wide"))
+            subprocess.run(train + ["--steps", "2", "--out", a], check=True, capture_output=True)
+            subprocess.run(train + ["--steps", "3", "--lr", "3e-3", "--out", b], check=True, capture_output=True)
+            mean = os.path.join(tmp, "mean.pt")
+            run = subprocess.run([sys.executable, os.path.join(root, "training/average.py"), "--synthetic", "--out", mean,
+                                  os.path.join(a, "last.pt"), os.path.join(b, "last.pt") + ":ema"],
+                                 check=True, capture_output=True, text=True)
+            self.assertIn("mean of 2 models: validation", run.stdout)
+            ck = torch.load(mean, map_location="cpu")
+            wa = torch.load(os.path.join(a, "last.pt"), map_location="cpu")["model"]
+            wb = torch.load(os.path.join(b, "last.pt"), map_location="cpu")["ema"]
+            for k in ("rnn.weight_hh_l1", "decoder.weight"):
+                self.assertTrue(torch.allclose(ck["model"][k], (wa[k] + wb[k]) / 2))
+            self.assertFalse(torch.equal(wa["decoder.weight"], wb["decoder.weight"]))
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint", mean, "--out", out],
+                           check=True, capture_output=True)
+            training = json.load(open(out + ".json"))["training"]
+            self.assertTrue(training["weights"].startswith("mean of "))
+            self.assertEqual([s["weights"] for s in training["sources"]], ["raw", "moving average"])
+            self.assertEqual(training["log"], ["training/checkpoints/a/history.json", "training/checkpoints/b/history.json"])
+            self.assertIn("validation_delta_si_sdr_db", training)
+            subprocess.run(train + ["--steps", "1", "--hidden", "12", "--out", wide], check=True, capture_output=True)
+            refused = subprocess.run([sys.executable, os.path.join(root, "training/average.py"), "--synthetic", "--out", mean,
+                                      os.path.join(a, "last.pt"), os.path.join(wide, "last.pt")], capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn(f"{os.path.join(wide, 'last.pt')}: ", refused.stderr)
+            self.assertIn("is not the model of", refused.stderr)
+
     def test_training_from_mixing_workers(self):
         # --workers: batches mixed in other processes (a GPU outpaces one mixing core)
         root = os.path.dirname(os.path.dirname(HERE))
