@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import SAMPLE_RATE, framing_of  # noqa: E402
-from quell.data import Mixer, load_split  # noqa: E402
+from quell.data import load_split  # noqa: E402
 from quell.model import build  # noqa: E402
 from quell.synthetic import synthetic_split  # noqa: E402
-from train import ROOT, validate  # noqa: E402
+from train import ROOT, validate, validation_set  # noqa: E402
 
 
 def main():
@@ -56,9 +56,7 @@ def main():
     # the validation set train.py scores every checkpoint on, so the score compares with theirs
     cache = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
     val_data = synthetic_split(np.random.default_rng(0), 10, 3) if args.synthetic else load_split(cache, "val")
-    val_mixer = Mixer(*val_data, seed=7)
-    length = int(4.0 * SAMPLE_RATE)
-    val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 16)]
+    val_set = validation_set(val_data, int(4.0 * SAMPLE_RATE), args.synthetic)
     fresh, stream = validate(model, val_set, framing, torch.device("cpu"))
     gain = (fresh + stream) / 2
     step = max(s["step"] for s in sources)

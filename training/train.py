@@ -220,6 +220,14 @@ def warm_start(model, path):
     model.load_state_dict(sd)
 
 
+def validation_set(val_data, length, synthetic=False):
+    """The mixtures every checkpoint is scored on: fixed by the seed, so scores compare across runs.
+    128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to
+    the next. (Without babble voices: the validation set stays what it was.)"""
+    val_mixer = Mixer(*val_data, seed=7)
+    return [val_mixer.batch(8, length) for _ in range(2 if synthetic else 16)]
+
+
 def validate(model, val_set, framing, device):
     """Mean ΔSI-SDR of the validation mixtures from a fresh start, and (recurrent families) as one
     stream: each batch starting where the last one left each row, as the model runs in use."""
@@ -346,10 +354,8 @@ def main():
         print("no babble voices in the prepared cache (python3 training/prepare_data.py babble): "
               "babble is made of training talkers alone", flush=True)
     mixer = Mixer(*train_data, seed=int(time.time()), babble_voices=babble_voices)
-    val_mixer = Mixer(*val_data, seed=7)  # (without babble voices: the validation set stays what it was)
     length = int(args.seconds * SAMPLE_RATE)
-    # 128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to the next
-    val_set = [val_mixer.batch(8, length) for _ in range(2 if args.synthetic else 16)]
+    val_set = validation_set(val_data, length, args.synthetic)
 
     config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "level_norm": not args.legacy,
               "framing": LEGACY if args.legacy else FRAMING}
