@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { loadRunner, readModelIndex } from '../src/model/load-node';
 import { denoiseChannel, denoiseParts, resampleAligned } from '../src/offline/offline';
 import { decodeWav } from '../src/io/wav';
-import { bestLag, energyDb, errorSplit, estoi, siSdr, stoi } from './metrics';
+import { bestLag, energyDb, errorSplit, estoi, levelDb, siSdr, stoi } from './metrics';
 import { PEERS, createPeer, runPeer } from './peers';
 import { gaussian, rng } from './signals';
 
@@ -98,7 +98,7 @@ function table(rows: string[][]): string {
   );
 }
 
-type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number };
+type Scores = { sisdr: number; dsisdr: number; stoi: number; estoi: number; atten: number; level: number };
 type Summary = ReturnType<typeof summarise>[number];
 
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -137,11 +137,12 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
     const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
     for (const s of systems) {
       const y = await s.run(noisy);
-      const scores: Scores = { sisdr: NaN, dsisdr: NaN, stoi: NaN, estoi: NaN, atten: NaN };
+      const scores: Scores = { sisdr: NaN, dsisdr: NaN, stoi: NaN, estoi: NaN, atten: NaN, level: NaN };
       if (item.kind === 'noise') scores.atten = energyDb(noisy) - energyDb(y);
       else {
         scores.sisdr = siSdr(y, clean);
         scores.dsisdr = scores.sisdr - base;
+        scores.level = levelDb(y, clean);
         if (item.kind === 'mix') {
           scores.stoi = stoi(clean, y, EVAL_RATE);
           scores.estoi = estoi(clean, y, EVAL_RATE);
@@ -311,6 +312,8 @@ function summarise(
       estoi: avg(mix.map((x) => x.scores.estoi)),
       cleanSiSdr: avg(clean),
       cleanSiSdrWorst: Math.min(...clean),
+      /** Mean level (dB) at which the clean clips come out: what a listener hears when suppression goes on. */
+      cleanLevelDb: avg(r.filter((x) => x.item.kind === 'clean').map((x) => x.scores.level)),
       noiseAttenuationDb: avg(atten.map((x) => x.scores.atten)),
       noiseAttenuationMedianDb: median(atten.map((x) => x.scores.atten)),
       noiseAttenuationByNoise: Object.fromEntries(
@@ -361,6 +364,7 @@ function section(title: string, blurb: string, items: Item[], summary: Summary[]
       'STOI',
       'ESTOI',
       'clean in: SI-SDR mean (worst) (dB)',
+      'clean in: voice level (dB)',
       'noise alone: attenuation median (dB)',
       'real-time factor',
       'delay (ms)',
@@ -371,6 +375,7 @@ function section(title: string, blurb: string, items: Item[], summary: Summary[]
       f(s.stoi, 3),
       f(s.estoi, 3),
       `${f(s.cleanSiSdr, 1)} (${f(s.cleanSiSdrWorst, 1)})`,
+      f(s.cleanLevelDb, 1),
       f(s.noiseAttenuationMedianDb, 1),
       s.system === 'Noisy input' ? '–' : f(s.realTimeFactor, 4),
       f(s.delayMs, 1),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorSplit, siSdr } from './metrics';
+import { errorSplit, levelDb, siSdr } from './metrics';
 import { speechLike, whiteNoise } from './signals';
 
 test('the error split tells speech taken away from noise left in, and adds up to the SI-SDR', () => {
@@ -21,4 +21,14 @@ test('the error split tells speech taken away from noise left in, and adds up to
   const both = errorSplit(half, noise, speech);
   const combined = -10 * Math.log10(10 ** (both.speechErrorDb / 10) + 10 ** (both.noiseLeftDb / 10));
   assert.ok(Math.abs(combined - siSdr(out, speech)) < 0.2, `${combined} against ${siSdr(out, speech)}`);
+});
+
+test('the level is the gain the output carries the reference at, whatever else it carries', () => {
+  const speech = speechLike(2, 16000, 3, 0.1).samples;
+  const noise = whiteNoise(speech.length, 0.05, 5);
+  assert.ok(Math.abs(levelDb(speech, speech)) < 1e-6);
+  assert.ok(Math.abs(levelDb(speech.map((v) => v * 0.5), speech) + 6.02) < 0.01);
+  // noise the output adds does not move it (it is not the voice); silence is the floor, not NaN
+  assert.ok(Math.abs(levelDb(speech.map((v, i) => v * 0.79 + noise[i]), speech) - 20 * Math.log10(0.79)) < 0.1);
+  assert.equal(levelDb(new Float32Array(speech.length), speech), -120);
 });

@@ -37,6 +37,31 @@ export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>)
 }
 
 /**
+ * How much louder (dB, negative: quieter) the output carries the reference: its projection on the
+ * reference, the level SI-SDR sets aside. A denoiser whose masks never reach one hands on a clean
+ * voice quieter than it came, which a listener hears each time suppression is switched on.
+ */
+export function levelDb(estimate: ArrayLike<number>, reference: ArrayLike<number>): number {
+  const n = Math.min(estimate.length, reference.length);
+  let me = 0;
+  let mr = 0;
+  for (let i = 0; i < n; i++) {
+    me += estimate[i];
+    mr += reference[i];
+  }
+  me /= n;
+  mr /= n;
+  let dot = 0;
+  let rr = 0;
+  for (let i = 0; i < n; i++) {
+    const r = reference[i] - mr;
+    dot += (estimate[i] - me) * r;
+    rr += r * r;
+  }
+  return 20 * Math.log10(Math.max(dot / (rr + 1e-12), 1e-6));
+}
+
+/**
  * Where an output's error comes from, when the masks that made it are known to have made
  * `speechOut` of the speech and `noiseOut` of the noise (src/offline denoiseParts). Both in dB
  * against the speech the whole output keeps (its projection on `speech`, as SI-SDR takes it):

@@ -82,9 +82,10 @@ def streams_kept(batch, reset_probability, rng):
 
 
 def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None,
-            distill_weight=0.0, speech_weight=0.0):
+            distill_weight=0.0, speech_weight=0.0, level_weight=0.0):
     """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
-    model is also taught to match, weighted by `distill_weight`. `speech_weight`: see --speech-weight."""
+    model is also taught to match, weighted by `distill_weight`. `speech_weight`: see --speech-weight;
+    `level_weight`: see --level-weight."""
     est, est_spec, after = enhance(model, noisy, framing, states)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
@@ -108,6 +109,14 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
     loss = 0.7 * mag + 0.3 * cplx - sdr_weight * sdr
+    if level_weight and has_speech.any():
+        # The voice's level: the output's projection on the clean speech, in dB. Every other term
+        # lets the masks shrink a clean voice as a whole (SI-SDR cannot see a level; the compressed
+        # complex error is least for a mask below one wherever the phase is uncertain), and a voice
+        # that turns 2 dB quieter whenever suppression is on is what a user hears first.
+        kept = (est * clean).sum(-1)[has_speech] / (clean.pow(2).sum(-1)[has_speech] + 1e-10)
+        level_db = 20 * torch.log10(kept.clamp(min=1e-2))
+        loss = loss + level_weight * level_db.square().mean()
     if noise_weight and not has_speech.all():
         # The SI-SDR term sees only items with speech; on noise alone, the dB removed (up to 40)
         # says whether the pauses between words are quiet. Summed and divided by the whole batch,
@@ -314,6 +323,10 @@ def main():
     ap.add_argument("--speech-weight", type=float,
                     help="extra weight on speech taken away (output below the clean speech, compressed magnitudes) "
                          "over noise left in (default 0; a resumed run keeps its own)")
+    ap.add_argument("--level-weight", type=float,
+                    help="weight of the squared change of the voice's level in dB (the output projected on the "
+                         "clean speech), so that the masks keep a voice as loud as it came (default 0; a resumed "
+                         "run keeps its own)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -413,6 +426,7 @@ def main():
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
+    state["level_weight"] = args.level_weight if args.level_weight is not None else state.get("level_weight", 0.0)
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     teacher = None
@@ -427,7 +441,8 @@ def main():
         teacher.eval().requires_grad_(False)
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
-          f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
+          f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
+          f"level weight {state['level_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
@@ -482,7 +497,7 @@ def main():
                 teacher_states = carried_states(teacher, teacher_after, keep) if args.carry else None
                 _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
-                                   teacher_spec, state["distill_weight"], state["speech_weight"])
+                                   teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -516,7 +531,7 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"], "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "teacher": state["teacher"],
+                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
                    "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)

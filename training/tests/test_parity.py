@@ -227,6 +227,34 @@ class RecipeRuns(unittest.TestCase):
         self.assertAlmostEqual(extra(0.1, noise, torch.zeros_like(noise)), 0.0, places=6)
         self.assertGreater(extra(0.3, voice + noise, voice), 10 * max(extra(1.0, voice + noise, voice), 1e-4))
 
+    def test_the_level_term_is_the_voices_change_of_level_squared(self):
+        # --level-weight: a mask that halves a clean voice costs (20·log10 0.5)² more with it; one
+        # that passes it whole costs nothing more, and noise alone (no voice to keep) never fires it
+        sys.path.insert(0, os.path.dirname(HERE))
+        from train import loss_fn
+
+        class Gain(torch.nn.Module):
+            def __init__(self, gain):
+                super().__init__()
+                self.gain = gain
+
+            def forward(self, mag):
+                return torch.full_like(mag, self.gain)
+
+        rng = np.random.default_rng(4)
+        t = np.arange(16000) / 16000
+        voice = torch.tensor(np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 0.1, dtype=torch.float32)[None]
+        noise = torch.tensor(rng.standard_normal((1, 16000)) * 0.01, dtype=torch.float32)
+
+        def extra(gain, noisy, clean):
+            with_term, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0, level_weight=0.5)
+            without, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0)
+            return float(with_term - without)
+
+        self.assertAlmostEqual(extra(1.0, voice, voice), 0.0, places=4)
+        self.assertAlmostEqual(extra(0.5, voice, voice), 0.5 * (20 * np.log10(0.5)) ** 2, delta=0.05)
+        self.assertAlmostEqual(extra(0.1, noise, torch.zeros_like(noise)), 0.0, places=6)
+
     def test_shrinking_to_the_same_size_is_the_same_model_and_what_is_dropped_is_folded(self):
         # shrink_from slices every gate's rows and every reader's columns alike: at the old size
         # nothing changes; a unit dropped leaves its mean output behind in its readers' biases
