@@ -27,8 +27,23 @@ test('the level is the gain the output carries the reference at, whatever else i
   const speech = speechLike(2, 16000, 3, 0.1).samples;
   const noise = whiteNoise(speech.length, 0.05, 5);
   assert.ok(Math.abs(levelDb(speech, speech)) < 1e-6);
-  assert.ok(Math.abs(levelDb(speech.map((v) => v * 0.5), speech) + 6.02) < 0.01);
+  assert.ok(
+    Math.abs(
+      levelDb(
+        speech.map((v) => v * 0.5),
+        speech,
+      ) + 6.02,
+    ) < 0.01,
+  );
   // noise the output adds does not move it (it is not the voice); silence is the floor, not NaN
-  assert.ok(Math.abs(levelDb(speech.map((v, i) => v * 0.79 + noise[i]), speech) - 20 * Math.log10(0.79)) < 0.1);
+  assert.ok(
+    Math.abs(
+      levelDb(
+        speech.map((v, i) => v * 0.79 + noise[i]),
+        speech,
+      ) -
+        20 * Math.log10(0.79),
+    ) < 0.1,
+  );
   assert.equal(levelDb(new Float32Array(speech.length), speech), -120);
 });
