@@ -3,6 +3,7 @@
     python3 training/export.py --checkpoint .cache/train/gru/best.pt --out models/quell-gru
     python3 training/export.py --fixture --out models/fixture/quell-fixture
     python3 training/export.py --reexport --out models/quell-gru   (same weights and card, new graph)
+    python3 training/export.py --checkpoint CK --out models/quell-gru --mask-gain auto   (see level_of_clean_speech)
 
 Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
 OUT.pt (the PyTorch weights, for `npm run parity`), and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
@@ -22,9 +23,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
 from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
+from quell.data import Mixer, load_split  # noqa: E402
 from quell.model import RecurrentMask, StepModule, build  # noqa: E402
 from quell.onnx_graph import recurrent_state_layout, recurrent_state_specs, recurrent_step_graph  # noqa: E402
-from quell.synthetic import speech_like  # noqa: E402
+from quell.synthetic import speech_like, synthetic_split  # noqa: E402
+from train import ROOT, enhance  # noqa: E402
 
 GOLDEN_FRAMES = 64
 
@@ -88,6 +91,42 @@ def export(model, out, meta, config):
     return card
 
 
+def level_of_clean_speech(model, framing, synthetic=False, clips=64):
+    """Mean level (dB) at which the model hands on speech alone: validation voices (the groups
+    training holds out; --synthetic: synthetic ones), as training mixes them (rooms, microphones,
+    −45…−6 dBFS), each from a fresh start; the output's projection on the clean speech."""
+    cache = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
+    val_data = synthetic_split(np.random.default_rng(0), 10, 3) if synthetic else load_split(cache, "val")
+    mixer = Mixer(*val_data, seed=11)
+    levels = []
+    model.eval()
+    with torch.no_grad():
+        for _ in range(clips):
+            _, speech = mixer.item(int(4 * SAMPLE_RATE), kind="speech_only")
+            s = torch.from_numpy(speech)[None]
+            y, _, _ = enhance(model, s, framing)
+            levels.append(20 * np.log10(max(float((y * s).sum() / ((s * s).sum() + 1e-12)), 1e-6)))
+    return float(np.mean(levels))
+
+
+def calibrate_mask_gain(config, weights, synthetic=False):
+    """The make-up gain (≥ 1) that brings the model's clean-speech level to 0 dB: measured without
+    it, then once more with it, since masks it would lift past one stop there. → (config with
+    `mask_gain`, the level before, the level after)."""
+    framing = framing_of(config)
+    config = {**config, "mask_gain": 1.0}
+    before = after = None
+    for _ in range(2):
+        model = build(**config)
+        model.load_state_dict(weights)
+        after = level_of_clean_speech(model, framing, synthetic)
+        before = after if before is None else before
+        config["mask_gain"] = round(max(1.0, config["mask_gain"] * 10 ** (-after / 20)), 4)
+    model = build(**config)
+    model.load_state_dict(weights)
+    return config, before, level_of_clean_speech(model, framing, synthetic)
+
+
 def data_summary():
     """What the model was trained on, from prepare_data.py's manifest of the prepared cache."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +152,11 @@ def main():
                     help="export the checkpoint's moving average of the weights (train.py keeps one) instead of its raw weights")
     ap.add_argument("--reexport", action="store_true",
                     help="export OUT.pt again (a new graph, same weights), keeping OUT.json's training record")
+    ap.add_argument("--mask-gain", default=None,
+                    help="'auto': measure the level at which the model hands on clean validation speech and "
+                         "build in the gain that undoes it (see calibrate_mask_gain); a number: that gain; "
+                         "default: the checkpoint's own (1 if it has none)")
+    ap.add_argument("--synthetic", action="store_true", help="with --mask-gain auto: measure on synthetic voices (tests)")
     args = ap.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.reexport:
@@ -161,6 +205,25 @@ def main():
                                         "minutes": round(torch.load(args.base)["state"]["elapsed"] / 60, 1)}}
                    if args.base else {}),
                 "data": data_summary()}
+    if args.mask_gain is not None:
+        weights = model.state_dict()
+        if args.mask_gain == "auto":
+            config, before, after = calibrate_mask_gain(config, weights, args.synthetic)
+            meta["maskGain"] = {"value": config["mask_gain"], "cleanSpeechLevelDb": {"without": round(before, 2), "with": round(after, 2)},
+                                "measured": "64 clips of validation speech alone (training/export.py level_of_clean_speech)"}
+        else:
+            try:
+                gain = float(args.mask_gain)
+            except ValueError:
+                gain = 0.0
+            if not gain >= 1.0:
+                ap.error(f"--mask-gain {args.mask_gain}: 'auto' or a number of at least 1")
+            config = {**config, "mask_gain": gain}
+            meta["maskGain"] = {"value": gain}
+        model = build(**config)
+        model.load_state_dict(weights)
+        print(f"mask gain {config['mask_gain']:g}" + (f": clean speech at {before:.2f} dB without it, {after:.2f} with it"
+                                                       if args.mask_gain == "auto" else ""), flush=True)
     card = export(model, args.out, meta, config)
     # Pipeline golden: a WAV and the Python reference pipeline's output on it (whole sequence).
     x = reference.write_wav(args.out + ".pipeline-input.wav", golden_signal())

@@ -14,5 +14,5 @@ mkdir -p "$out"
 bash training/fetch_data.sh
 [ -f .cache/prepared/manifest.json ] || $py training/prepare_data.py
 $py training/train.py --arch "$arch" --hidden "$hidden" --minutes "$minutes" --out "$out" 2>&1 | tee -a "$out/train.log"
-$py training/export.py --checkpoint "$out/best.pt" --out "models/quell-$arch"
+$py training/export.py --checkpoint "$out/best.pt" --out "models/quell-$arch" --mask-gain auto
 echo "exported models/quell-$arch.{onnx,json,golden.bin}; add it to models/index.json and run npm run eval"

@@ -81,6 +81,9 @@ def streams_kept(batch, reset_probability, rng):
     return torch.from_numpy((rng.random(batch) >= reset_probability).astype(np.float32))
 
 
+LEVEL_MIN_SNR_DB = 15  # --level-weight holds the voice's level from this SNR up (see loss_fn)
+
+
 def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None,
             distill_weight=0.0, speech_weight=0.0, level_weight=0.0):
     """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
@@ -109,14 +112,19 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     # clamp: beyond 40 dB (clean input) there is nothing audible left to gain
     sdr = si_sdr(est, clean)[has_speech].clamp(max=40).mean() if has_speech.any() else est.new_zeros(())
     loss = 0.7 * mag + 0.3 * cplx - sdr_weight * sdr
-    if level_weight and has_speech.any():
-        # The voice's level: the output's projection on the clean speech, in dB. Every other term
-        # lets the masks shrink a clean voice as a whole (SI-SDR cannot see a level; the compressed
-        # complex error is least for a mask below one wherever the phase is uncertain), and a voice
-        # that turns 2 dB quieter whenever suppression is on is what a user hears first.
-        kept = (est * clean).sum(-1)[has_speech] / (clean.pow(2).sum(-1)[has_speech] + 1e-10)
-        level_db = 20 * torch.log10(kept.clamp(min=1e-2))
-        loss = loss + level_weight * level_db.square().mean()
+    if level_weight:
+        # The level of a clean-ish voice: the output's projection on the clean speech, in dB, for
+        # items 15 dB or more above their noise. Every other term lets the masks shrink such a voice
+        # as a whole (SI-SDR cannot see a level; the compressed complex error is least for a mask
+        # below one wherever the phase is uncertain), and a voice that turns 2 dB quieter whenever
+        # suppression is on is what a user hears first. In louder noise a voice kept quieter is
+        # the price of less noise, which the other terms weigh; held there, the masks let noise through.
+        snr_db = 10 * torch.log10(clean.pow(2).sum(-1) / ((noisy - clean).pow(2).sum(-1) + 1e-10) + 1e-10)
+        clear = has_speech & (snr_db >= LEVEL_MIN_SNR_DB)
+        if clear.any():
+            kept = (est * clean).sum(-1)[clear] / clean.pow(2).sum(-1)[clear]
+            level_db = 20 * torch.log10(kept.clamp(min=1e-2))
+            loss = loss + level_weight * level_db.square().sum() / clean.shape[0]
     if noise_weight and not has_speech.all():
         # The SI-SDR term sees only items with speech; on noise alone, the dB removed (up to 40)
         # says whether the pauses between words are quiet. Summed and divided by the whole batch,
@@ -376,7 +384,8 @@ def main():
     if os.path.exists(ckpt_path):
         config = torch.load(ckpt_path, map_location="cpu")["config"]  # a resumed run keeps the recipe it started with
     elif args.init:
-        config = torch.load(args.init, map_location="cpu")["config"]
+        # without the shipped model's make-up gain (export.py --mask-gain), measured again at export
+        config = {k: v for k, v in torch.load(args.init, map_location="cpu")["config"].items() if k != "mask_gain"}
     elif args.shrink_from:
         if not os.path.isfile(args.shrink_from):
             ap.error(f"--shrink-from {args.shrink_from}: no such checkpoint")

@@ -21,5 +21,5 @@ for arch in rnn lstm cnn; do
 done
 wait
 for arch in rnn lstm cnn; do
-  $py training/export.py --checkpoint "training/checkpoints/$arch/best.pt" --out "models/quell-$arch"
+  $py training/export.py --checkpoint "training/checkpoints/$arch/best.pt" --out "models/quell-$arch" --mask-gain auto
 done

@@ -1,6 +1,7 @@
 /**
  * What a user of the bundled model notices, checked on its own output in Node: noise is removed
- * however the stream began (digital silence, a quiet room), and stays removed.
+ * however the stream began (digital silence, a quiet room), and stays removed; a clean voice
+ * comes out as loud as it went in.
  */
 import assert from 'node:assert/strict';
 import { dirname, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { add, hum, keyboardClicks, speechLike, whiteNoise } from '../../tools/signals';
 import { loadRunner, readModelIndex } from './load-node';
 import { denoiseChannel, resampleAligned } from '../offline/offline';
+import { levelDb } from '../../tools/metrics';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const defaultCard = readModelIndex(models).defaultCard;
@@ -38,17 +40,18 @@ async function reductionAfter(leadIn: Float32Array): Promise<number> {
 }
 
 // A model that locks onto what it hears first suppresses noise well from a fresh start, and far
-// less, for as long as the stream goes on, after a muted microphone or a quiet room.
+// less (12–20 dB here), for as long as the stream goes on, after a muted microphone or a quiet
+// room. Measured against the input, with the voice kept at its level (the tests below).
 for (const [label, leadIn] of [
   ['half a second of digital silence (a microphone that opens with zeros)', new Float32Array(RATE / 2)],
   ['ten milliseconds of digital silence', new Float32Array(RATE / 100)],
   ['a second of a quiet room (-70 dBFS)', whiteNoise(RATE, 0.0003, 5)],
 ] as const) {
-  test(`noise 18 s after ${label} is suppressed by at least 30 dB, within 6 dB of a fresh start`, async () => {
+  test(`noise 18 s after ${label} is suppressed by at least 25 dB, within 6 dB of a fresh start`, async () => {
     const fresh = await reductionAfter(new Float32Array(0));
     const after = await reductionAfter(leadIn);
     assert.ok(
-      after >= 30 && after >= fresh - 6,
+      after >= 25 && after >= fresh - 6,
       `noise reduced by ${after.toFixed(1)} dB after it, ${fresh.toFixed(1)} dB from a fresh start`,
     );
   });
@@ -91,3 +94,20 @@ test('a 48 kHz file: a clean voice keeps its band above 8 kHz within 3 dB, and n
   const belowDb = 10 * Math.log10((energyOf(fan, rate) - energyAbove(fan, rate, 8000)) / (energyOf(z, rate) - energyAbove(z, rate, 8000)));
   assert.ok(aboveDb >= belowDb - 1, `noise alone: ${aboveDb.toFixed(1)} dB off above 8 kHz, ${belowDb.toFixed(1)} dB below`);
 });
+
+// Masks that never reach one hand a clean voice on quieter than it came (the metrics that score
+// a denoiser are blind to a level), and the listener hears the voice drop each time
+// suppression goes on. Loud, ordinary and quiet voices over a quiet room's floor.
+for (const [label, amplitude] of [
+  ['a loud', 0.1],
+  ['an ordinary', 0.01],
+  ['a quiet', 0.002],
+] as const) {
+  test(`${label} clean voice comes out within 1 dB of its level`, async () => {
+    const runner = await loadRunner(defaultCard);
+    const voice = speechLike(6, RATE, 31, amplitude).samples;
+    const y = await denoiseChannel(add(voice, whiteNoise(voice.length, 0.0003, 32)), RATE, runner);
+    const changeDb = levelDb(y, voice);
+    assert.ok(Math.abs(changeDb) <= 1, `the voice came out ${changeDb.toFixed(2)} dB from its level`);
+  });
+}

@@ -65,12 +65,25 @@ class Features(nn.Module):
         return (x - self.mean) / self.std, level
 
 
+def gained_mask(logits, mask_gain):
+    """The decoder's sigmoid, times the model's make-up gain, at most one.
+
+    Trained masks settle below one on a clean voice (the compressed complex loss is least for a
+    mask under one wherever the phase is uncertain, and SI-SDR cannot see a level): the voice would
+    come out quieter than it went in. `export.py` measures that level on validation speech and
+    sets `mask_gain` to undo it, which lifts everything the mask passes, noise included, alike.
+    """
+    mask = torch.sigmoid(logits)
+    return mask if mask_gain == 1.0 else (mask * mask_gain).clamp(max=1.0)
+
+
 class RecurrentMask(nn.Module):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
-    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False):
+    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
+        self.mask_gain = float(mask_gain)
         self.features = Features(level_norm)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
@@ -97,7 +110,7 @@ class RecurrentMask(nn.Module):
         state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
         y, new = self.rnn(self.encoder(feats), state)
         new = list(new) if self.cell == "lstm" else [new]
-        return torch.sigmoid(self.decoder(y)), new + (level or [])
+        return gained_mask(self.decoder(y), self.mask_gain), new + (level or [])
 
     def forward(self, mag, states=None):
         return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
@@ -114,9 +127,10 @@ class RecurrentMask(nn.Module):
 class CausalConvMask(nn.Module):
     """Causal dilated 1-D CNN. Streaming keeps, per layer, the last (k-1)*d inputs as a cache."""
 
-    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False):
+    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False, mask_gain=1.0):
         super().__init__()
         self.hidden, self.kernel, self.dilations = hidden, kernel, list(dilations)
+        self.mask_gain = float(mask_gain)
         self.features = Features(level_norm)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d) for d in dilations)
@@ -136,7 +150,7 @@ class CausalConvMask(nn.Module):
         for conv, act, d in zip(self.convs, self.acts, self.dilations):
             padded = nn.functional.pad(x, ((self.kernel - 1) * d, 0))
             x = x + act(conv(padded))  # residual keeps deep stacks trainable
-        return torch.sigmoid(self.decoder(x.transpose(1, 2)))
+        return gained_mask(self.decoder(x.transpose(1, 2)), self.mask_gain)
 
     def step(self, mag, *states):
         caches = states[:len(self.dilations)]
@@ -147,15 +161,15 @@ class CausalConvMask(nn.Module):
             window = torch.cat([cache, x], dim=2)  # past inputs + this frame
             new.append(window[:, :, 1:])
             x = x + act(conv(window))
-        return (torch.sigmoid(self.decoder(x[:, :, 0])), *new, *(level or []))
+        return (gained_mask(self.decoder(x[:, :, 0]), self.mask_gain), *new, *(level or []))
 
 
-def build(arch="gru", hidden=128, layers=2, level_norm=False, **_framing):
+def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm)
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain)
     if arch == "cnn":
-        return CausalConvMask(hidden, level_norm=level_norm)
+        return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain)
     raise ValueError(f"unknown model family {arch!r}")
 
 

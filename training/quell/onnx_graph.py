@@ -133,8 +133,13 @@ def recurrent_step_graph(model, in_names, out_names):
     nodes += [
         h.make_node("Gemm", [f"{rnn_parts[layers - 1]}_out_row", const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
                     ["logits"], transB=1),
-        h.make_node("Sigmoid", ["logits"], [out_names[0]]),
     ]
+    if model.mask_gain == 1.0:
+        nodes.append(h.make_node("Sigmoid", ["logits"], [out_names[0]]))
+    else:  # model.gained_mask
+        nodes += [h.make_node("Sigmoid", ["logits"], ["unit_mask"]),
+                  h.make_node("Mul", ["unit_mask", const("mask_gain", np.array(model.mask_gain))], ["gained_mask"]),
+                  h.make_node("Min", ["gained_mask", const("mask_ceiling", np.array(1.0))], [out_names[0]])]
     [(_, packed)] = recurrent_state_specs(model)
     graph = h.make_graph(
         nodes, "quell-step",

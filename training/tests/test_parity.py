@@ -120,6 +120,43 @@ class RecipeRuns(unittest.TestCase):
             golden = np.fromfile(out + ".golden.bin", "<f4")
             self.assertEqual(golden.size, 2 * 257 * card["golden"]["frames"])
 
+    def test_export_builds_in_the_gain_that_keeps_a_clean_voice_at_its_level(self):
+        # --mask-gain auto measures the level at which the model hands on speech alone and builds
+        # in the gain that undoes it: the masks are the model's times that gain, at most one
+        root = os.path.dirname(os.path.dirname(HERE))
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--steps", "4",
+                            "--batch", "2", "--seconds", "1", "--hidden", "16", "--out", tmp], check=True,
+                           capture_output=True)
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(tmp, "best.pt"), "--out", out, "--mask-gain", "auto", "--synthetic"],
+                           check=True, capture_output=True)
+            card = json.load(open(out + ".json"))
+            gain, levels = card["maskGain"]["value"], card["maskGain"]["cleanSpeechLevelDb"]
+            self.assertGreaterEqual(gain, 1.0)
+            self.assertLessEqual(abs(levels["with"]), abs(levels["without"]) + 1e-6, levels)
+            shipped = torch.load(out + ".pt")
+            self.assertEqual(shipped["config"]["mask_gain"], gain)
+            gained, plain = build(**shipped["config"]).eval(), build(**{**shipped["config"], "mask_gain": 1.0}).eval()
+            gained.load_state_dict(shipped["model"])
+            plain.load_state_dict(shipped["model"])
+            mag = torch.rand(1, 50, 257) * 4
+            with torch.no_grad():
+                torch.testing.assert_close(gained(mag), (plain(mag) * gain).clamp(max=1.0))
+            # the graph carries it: the golden masks are the gained model's
+            golden = np.fromfile(out + ".golden.bin", "<f4").reshape(2, -1, 257)
+            with torch.no_grad():
+                expected = gained(torch.from_numpy(golden[0].copy())[None].double().float())[0].numpy()
+            np.testing.assert_allclose(golden[1], expected, atol=1e-4)
+            nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
+            self.assertEqual(nodes[-3:], ["Sigmoid", "Mul", "Min"])
+            refused = subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                                      os.path.join(tmp, "best.pt"), "--out", out, "--mask-gain", "0.5"],
+                                     capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--mask-gain 0.5", refused.stderr)
+
     def test_the_mean_of_two_runs_is_their_weights_averaged_and_exports_naming_them(self):
         # training/average.py: two runs of one model, averaged, validated and exported; a model of
         # another size is refused by name
@@ -229,7 +266,8 @@ class RecipeRuns(unittest.TestCase):
 
     def test_the_level_term_is_the_voices_change_of_level_squared(self):
         # --level-weight: a mask that halves a clean voice costs (20·log10 0.5)² more with it; one
-        # that passes it whole costs nothing more, and noise alone (no voice to keep) never fires it
+        # that passes it whole costs nothing more; noise alone (no voice to keep) and a voice in
+        # loud noise (where keeping it quieter is the price of less noise) never fire it
         sys.path.insert(0, os.path.dirname(HERE))
         from train import loss_fn
 
@@ -254,6 +292,9 @@ class RecipeRuns(unittest.TestCase):
         self.assertAlmostEqual(extra(1.0, voice, voice), 0.0, places=4)
         self.assertAlmostEqual(extra(0.5, voice, voice), 0.5 * (20 * np.log10(0.5)) ** 2, delta=0.05)
         self.assertAlmostEqual(extra(0.1, noise, torch.zeros_like(noise)), 0.0, places=6)
+        loud = noise * float(voice.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt())  # 0 dB SNR
+        self.assertAlmostEqual(extra(0.5, voice + loud, voice), 0.0, places=6)
+        self.assertGreater(extra(0.5, voice + loud * 0.1, voice), 10)  # 20 dB SNR: it fires
 
     def test_shrinking_to_the_same_size_is_the_same_model_and_what_is_dropped_is_folded(self):
         # shrink_from slices every gate's rows and every reader's columns alike: at the old size
