@@ -7,7 +7,11 @@
 import FFT from 'fft.js';
 import { resampleAligned } from '../src/offline/offline';
 
-export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>): number {
+/**
+ * The estimate's projection on the reference, both with their means removed: `alpha` is the gain
+ * at which the estimate carries the reference (SI-SDR's scale, levelDb's level).
+ */
+function projection(estimate: ArrayLike<number>, reference: ArrayLike<number>) {
   const n = Math.min(estimate.length, reference.length);
   let me = 0;
   let mr = 0;
@@ -24,7 +28,11 @@ export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>)
     dot += (estimate[i] - me) * r;
     rr += r * r;
   }
-  const alpha = dot / (rr + 1e-12);
+  return { n, me, mr, alpha: dot / (rr + 1e-12) };
+}
+
+export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>): number {
+  const { n, me, mr, alpha } = projection(estimate, reference);
   let target = 0;
   let noise = 0;
   for (let i = 0; i < n; i++) {
@@ -42,23 +50,7 @@ export function siSdr(estimate: ArrayLike<number>, reference: ArrayLike<number>)
  * voice quieter than it came, which a listener hears each time suppression is switched on.
  */
 export function levelDb(estimate: ArrayLike<number>, reference: ArrayLike<number>): number {
-  const n = Math.min(estimate.length, reference.length);
-  let me = 0;
-  let mr = 0;
-  for (let i = 0; i < n; i++) {
-    me += estimate[i];
-    mr += reference[i];
-  }
-  me /= n;
-  mr /= n;
-  let dot = 0;
-  let rr = 0;
-  for (let i = 0; i < n; i++) {
-    const r = reference[i] - mr;
-    dot += (estimate[i] - me) * r;
-    rr += r * r;
-  }
-  return 20 * Math.log10(Math.max(dot / (rr + 1e-12), 1e-6));
+  return 20 * Math.log10(Math.max(projection(estimate, reference).alpha, 1e-6));
 }
 
 /**

@@ -29,6 +29,33 @@ def stream(model, mag):
     return torch.stack(out, 1)
 
 
+class ConstantMask(torch.nn.Module):
+    """A stand-in model whose mask is one gain everywhere, so what a loss term adds is plain."""
+
+    def __init__(self, gain):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, mag):
+        return torch.full_like(mag, self.gain)
+
+
+def voice_and_noise(seed):
+    """A second of a voiced, syllable-like tone and of white noise 20 dB under its peak."""
+    t = np.arange(16000) / 16000
+    voice = torch.tensor(np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 0.1, dtype=torch.float32)[None]
+    noise = torch.tensor(np.random.default_rng(seed).standard_normal((1, 16000)) * 0.01, dtype=torch.float32)
+    return voice, noise
+
+
+def extra_loss(term, gain, noisy, clean):
+    """What train.loss_fn adds, with `term` (e.g. {"level_weight": 0.5}), for a mask of one gain."""
+    from train import loss_fn
+    with_term, *_ = loss_fn(ConstantMask(gain), noisy, clean, FRAMING, sdr_weight=0, **term)
+    without, *_ = loss_fn(ConstantMask(gain), noisy, clean, FRAMING, sdr_weight=0)
+    return float(with_term - without)
+
+
 class StreamingEqualsWholeSequence(unittest.TestCase):
     def check(self, family, dtype, tolerance):
         torch.manual_seed(0)
@@ -239,26 +266,10 @@ class RecipeRuns(unittest.TestCase):
     def test_the_speech_loss_term_counts_speech_taken_away_and_nothing_else(self):
         # --speech-weight: a mask that takes speech away costs more with it; passing a clean voice
         # whole, or removing noise alone, costs nothing more
-        sys.path.insert(0, os.path.dirname(HERE))
-        from train import loss_fn
-
-        class Gain(torch.nn.Module):
-            def __init__(self, gain):
-                super().__init__()
-                self.gain = gain
-
-            def forward(self, mag):
-                return torch.full_like(mag, self.gain)
-
-        rng = np.random.default_rng(3)
-        t = np.arange(16000) / 16000
-        voice = torch.tensor(np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 0.1, dtype=torch.float32)[None]
-        noise = torch.tensor(rng.standard_normal((1, 16000)) * 0.01, dtype=torch.float32)
+        voice, noise = voice_and_noise(3)
 
         def extra(gain, noisy, clean):
-            with_term, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0, speech_weight=1.0)
-            without, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0)
-            return float(with_term - without)
+            return extra_loss({"speech_weight": 1.0}, gain, noisy, clean)
 
         self.assertAlmostEqual(extra(1.0, voice, voice), 0.0, places=6)
         self.assertAlmostEqual(extra(0.1, noise, torch.zeros_like(noise)), 0.0, places=6)
@@ -268,26 +279,10 @@ class RecipeRuns(unittest.TestCase):
         # --level-weight: a mask that halves a clean voice costs (20·log10 0.5)² more with it; one
         # that passes it whole costs nothing more; noise alone (no voice to keep) and a voice in
         # loud noise (where keeping it quieter is the price of less noise) never fire it
-        sys.path.insert(0, os.path.dirname(HERE))
-        from train import loss_fn
-
-        class Gain(torch.nn.Module):
-            def __init__(self, gain):
-                super().__init__()
-                self.gain = gain
-
-            def forward(self, mag):
-                return torch.full_like(mag, self.gain)
-
-        rng = np.random.default_rng(4)
-        t = np.arange(16000) / 16000
-        voice = torch.tensor(np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 0.1, dtype=torch.float32)[None]
-        noise = torch.tensor(rng.standard_normal((1, 16000)) * 0.01, dtype=torch.float32)
+        voice, noise = voice_and_noise(4)
 
         def extra(gain, noisy, clean):
-            with_term, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0, level_weight=0.5)
-            without, *_ = loss_fn(Gain(gain), noisy, clean, FRAMING, sdr_weight=0)
-            return float(with_term - without)
+            return extra_loss({"level_weight": 0.5}, gain, noisy, clean)
 
         self.assertAlmostEqual(extra(1.0, voice, voice), 0.0, places=4)
         self.assertAlmostEqual(extra(0.5, voice, voice), 0.5 * (20 * np.log10(0.5)) ** 2, delta=0.05)
