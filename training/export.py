@@ -111,20 +111,21 @@ def level_of_clean_speech(model, framing, synthetic=False, clips=64):
 
 def calibrate_mask_gain(config, weights, synthetic=False):
     """The make-up gain (≥ 1) that brings the model's clean-speech level to 0 dB: measured without
-    it, then once more with it, since masks it would lift past one stop there. → (config with
+    it, then corrected twice, since masks it lifts past one stop there. → (config with
     `mask_gain`, the level before, the level after)."""
     framing = framing_of(config)
-    config = {**config, "mask_gain": 1.0}
-    before = after = None
-    for _ in range(2):
-        model = build(**config)
+
+    def level_with(gain):
+        model = build(**{**config, "mask_gain": gain})
         model.load_state_dict(weights)
-        after = level_of_clean_speech(model, framing, synthetic)
-        before = after if before is None else before
-        config["mask_gain"] = round(max(1.0, config["mask_gain"] * 10 ** (-after / 20)), 4)
-    model = build(**config)
-    model.load_state_dict(weights)
-    return config, before, level_of_clean_speech(model, framing, synthetic)
+        return level_of_clean_speech(model, framing, synthetic)
+
+    gain = 1.0
+    before = level = level_with(gain)
+    for _ in range(2):
+        gain = round(max(1.0, gain * 10 ** (-level / 20)), 4)
+        level = level_with(gain)
+    return {**config, "mask_gain": gain}, before, level
 
 
 def data_summary():
