@@ -134,6 +134,20 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
     return loss, sdr, after
 
 
+BLEND_SNR_DB = (0.0, 15.0)  # --low-snr-teacher: its target alone up to the first, the teacher's alone from the second
+
+
+def teacher_blend(spec, low_spec, noisy, clean):
+    """Each item's distillation target: the low-SNR teacher's output at and below 0 dB SNR (and on
+    noise alone), the teacher's at and above 15 dB (and on a clean voice), a linear blend between.
+    One model that removes more in loud noise and the other that keeps a clear voice intact
+    make one target that a student of their size can learn: how loud the noise is, it hears."""
+    snr_db = 10 * torch.log10(clean.pow(2).sum(-1) / ((noisy - clean).pow(2).sum(-1) + 1e-10) + 1e-10)
+    low, high = BLEND_SNR_DB
+    w = ((high - snr_db) / (high - low)).clamp(0, 1).view(-1, 1, 1)
+    return w * low_spec + (1 - w) * spec
+
+
 def shrink_from(model, path, mag=None):
     """Start a smaller recurrent model of the same family from a trained one: fewer layers (its
     first layers kept) or narrower ones, or both. Narrower: with `mag` (magnitudes [B, T, bins] of
@@ -345,6 +359,8 @@ def main():
                     "and most used units start this one, which has as many or fewer (--layers, --hidden); see shrink_from()")
     ap.add_argument("--teacher", help="a trained model (checkpoint) whose output on the same mixtures this one is "
                     "also taught to match (distillation; a resumed run keeps its own)")
+    ap.add_argument("--low-snr-teacher", help="with --teacher: a second teacher for mixtures at low SNR and noise alone; "
+                    "each item's target blends the two by its SNR (see teacher_blend; a resumed run keeps its own)")
     ap.add_argument("--distill-weight", type=float,
                     help="with --teacher: weight of matching its compressed magnitudes (default 1; a resumed run keeps its own)")
     ap.add_argument("--warm-start", help="a model without level normalisation (e.g. models/quell-gru.pt) whose "
@@ -438,7 +454,20 @@ def main():
     state["level_weight"] = args.level_weight if args.level_weight is not None else state.get("level_weight", 0.0)
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
-    teacher = None
+    state["low_snr_teacher"] = args.low_snr_teacher or state.get("low_snr_teacher")
+    teacher = low_snr_teacher = None
+    if state["low_snr_teacher"]:
+        if not state["teacher"]:
+            ap.error("--low-snr-teacher needs --teacher: the one it takes over from as the SNR falls")
+        if not os.path.isfile(state["low_snr_teacher"]):
+            ap.error(f"--low-snr-teacher {state['low_snr_teacher']}: no such checkpoint")
+        ck = torch.load(state["low_snr_teacher"], map_location="cpu")
+        if framing_of(ck["config"]) != framing:
+            ap.error(f"--low-snr-teacher {state['low_snr_teacher']}: framed {framing_of(ck['config'])}, this model {framing}")
+        low_snr_teacher = build(**ck["config"])
+        low_snr_teacher.load_state_dict(ck["model"])
+        low_snr_teacher.eval().requires_grad_(False)
+        print(f"taught at low SNR by {state['low_snr_teacher']}", flush=True)
     if state["teacher"]:
         if not os.path.isfile(state["teacher"]):
             ap.error(f"--teacher {state['teacher']}: no such checkpoint")
@@ -456,6 +485,8 @@ def main():
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
         teacher.to(device)
+    if low_snr_teacher is not None:
+        low_snr_teacher.to(device)
     for moments in opt.state.values():
         for k, v in moments.items():
             if torch.is_tensor(v) and v.dim() > 0:  # Adam's averages; its step count stays on the CPU
@@ -485,7 +516,7 @@ def main():
 
     start = clock() - state["elapsed"]
     running = []
-    after = teacher_after = None
+    after = teacher_after = low_after = None
     batches = None
     if args.workers:
         loader = torch.utils.data.DataLoader(MixtureStream(mixer, args.batch, length), batch_size=None,
@@ -505,6 +536,10 @@ def main():
             with torch.no_grad():  # the teacher hears the same streams, carried the same way
                 teacher_states = carried_states(teacher, teacher_after, keep) if args.carry else None
                 _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states)
+                if low_snr_teacher is not None:
+                    low_states = carried_states(low_snr_teacher, low_after, keep) if args.carry else None
+                    _, low_spec, low_after = enhance(low_snr_teacher, noisy, framing, low_states)
+                    teacher_spec = teacher_blend(teacher_spec, low_spec, noisy, clean)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
                                    teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
         opt.zero_grad()
@@ -541,7 +576,7 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"], "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
-                   "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
+                   "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
 

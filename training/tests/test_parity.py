@@ -262,6 +262,18 @@ class RecipeRuns(unittest.TestCase):
                                             os.path.join(tmp, "wider")], capture_output=True, text=True)
             self.assertNotEqual(wider.returncode, 0)
             self.assertIn(f"--shrink-from {teacher}: 2×16, smaller than --layers 2 --hidden 32", wider.stderr)
+            # --low-snr-teacher: a second teacher for loud noise; the run records it, and without
+            # --teacher (what it would take over from) it is refused by name
+            blended = os.path.join(tmp, "blended")
+            run = subprocess.run(train + ["--steps", "2", "--init", teacher, "--teacher", teacher, "--low-snr-teacher",
+                                          teacher, "--out", blended],
+                                 check=True, capture_output=True, text=True)
+            self.assertIn("taught at low SNR by", run.stdout)
+            self.assertEqual(json.load(open(os.path.join(blended, "summary.json")))["low_snr_teacher"], teacher)
+            alone = subprocess.run(train + ["--steps", "1", "--low-snr-teacher", teacher, "--out", os.path.join(tmp, "alone")],
+                                   capture_output=True, text=True)
+            self.assertNotEqual(alone.returncode, 0)
+            self.assertIn("--low-snr-teacher needs --teacher", alone.stderr)
 
     def test_the_speech_loss_term_counts_speech_taken_away_and_nothing_else(self):
         # --speech-weight: a mask that takes speech away costs more with it; passing a clean voice
@@ -290,6 +302,21 @@ class RecipeRuns(unittest.TestCase):
         loud = noise * float(voice.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt())  # 0 dB SNR
         self.assertAlmostEqual(extra(0.5, voice + loud, voice), 0.0, places=6)
         self.assertGreater(extra(0.5, voice + loud * 0.1, voice), 10)  # 20 dB SNR: it fires
+
+    def test_two_teachers_blend_by_each_items_snr(self):
+        # --low-snr-teacher: noise alone and loud noise take the low-SNR teacher's output, a clean
+        # voice and a clear one the teacher's, and halfway between (7.5 dB) half of each
+        from train import teacher_blend
+
+        voice, noise = voice_and_noise(5)
+        noise = noise * float(voice.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt())  # 0 dB SNR
+        items = [(noise, torch.zeros_like(noise)), (voice + noise * 10 ** (5 / 20), voice),
+                 (voice + noise * 10 ** (-7.5 / 20), voice), (voice + noise * 0.1, voice), (voice, voice)]
+        noisy, clean = torch.cat([n for n, _ in items]), torch.cat([c for _, c in items])
+        teacher, low = torch.zeros(5, 3, 4), torch.ones(5, 3, 4)
+        share = teacher_blend(teacher, low, noisy, clean)[:, 0, 0].tolist()
+        for got, want in zip(share, [1.0, 1.0, 0.5, 0.0, 0.0]):
+            self.assertAlmostEqual(got, want, places=3)
 
     def test_shrinking_to_the_same_size_is_the_same_model_and_what_is_dropped_is_folded(self):
         # shrink_from slices every gate's rows and every reader's columns alike: at the old size
