@@ -455,28 +455,26 @@ def main():
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     state["low_snr_teacher"] = args.low_snr_teacher or state.get("low_snr_teacher")
+
+    def frozen_teacher(option, path):
+        """A teacher's model from its checkpoint, or an error naming the option."""
+        if not os.path.isfile(path):
+            ap.error(f"{option} {path}: no such checkpoint")
+        ck = torch.load(path, map_location="cpu")
+        if framing_of(ck["config"]) != framing:
+            ap.error(f"{option} {path}: framed {framing_of(ck['config'])}, this model {framing}")
+        frozen = build(**ck["config"])
+        frozen.load_state_dict(ck["model"])
+        return frozen.eval().requires_grad_(False)
+
     teacher = low_snr_teacher = None
     if state["low_snr_teacher"]:
         if not state["teacher"]:
             ap.error("--low-snr-teacher needs --teacher: the one it takes over from as the SNR falls")
-        if not os.path.isfile(state["low_snr_teacher"]):
-            ap.error(f"--low-snr-teacher {state['low_snr_teacher']}: no such checkpoint")
-        ck = torch.load(state["low_snr_teacher"], map_location="cpu")
-        if framing_of(ck["config"]) != framing:
-            ap.error(f"--low-snr-teacher {state['low_snr_teacher']}: framed {framing_of(ck['config'])}, this model {framing}")
-        low_snr_teacher = build(**ck["config"])
-        low_snr_teacher.load_state_dict(ck["model"])
-        low_snr_teacher.eval().requires_grad_(False)
+        low_snr_teacher = frozen_teacher("--low-snr-teacher", state["low_snr_teacher"])
         print(f"taught at low SNR by {state['low_snr_teacher']}", flush=True)
     if state["teacher"]:
-        if not os.path.isfile(state["teacher"]):
-            ap.error(f"--teacher {state['teacher']}: no such checkpoint")
-        ck = torch.load(state["teacher"], map_location="cpu")
-        if framing_of(ck["config"]) != framing:
-            ap.error(f"--teacher {state['teacher']}: framed {framing_of(ck['config'])}, this model {framing}")
-        teacher = build(**ck["config"])
-        teacher.load_state_dict(ck["model"])
-        teacher.eval().requires_grad_(False)
+        teacher = frozen_teacher("--teacher", state["teacher"])
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
