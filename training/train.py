@@ -84,6 +84,11 @@ def streams_kept(batch, reset_probability, rng):
 LEVEL_MIN_SNR_DB = 15  # --level-weight holds the voice's level from this SNR up (see loss_fn)
 
 
+def snr_of(noisy, clean):
+    """Each item's SNR in dB [B]: noise alone −100, a clean voice far above any mixture's."""
+    return 10 * torch.log10(clean.pow(2).sum(-1) / ((noisy - clean).pow(2).sum(-1) + 1e-10) + 1e-10)
+
+
 def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None,
             distill_weight=0.0, speech_weight=0.0, level_weight=0.0):
     """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
@@ -119,7 +124,7 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
         # below one wherever the phase is uncertain), and a voice that turns 2 dB quieter whenever
         # suppression is on is what a user hears first. In louder noise a voice kept quieter is
         # the price of less noise, which the other terms weigh; held there, the masks let noise through.
-        snr_db = 10 * torch.log10(clean.pow(2).sum(-1) / ((noisy - clean).pow(2).sum(-1) + 1e-10) + 1e-10)
+        snr_db = snr_of(noisy, clean)
         clear = has_speech & (snr_db >= LEVEL_MIN_SNR_DB)
         if clear.any():
             kept = (est * clean).sum(-1)[clear] / clean.pow(2).sum(-1)[clear]
@@ -142,7 +147,7 @@ def teacher_blend(spec, low_spec, noisy, clean):
     noise alone), the teacher's at and above 15 dB (and on a clean voice), a linear blend between.
     One model that removes more in loud noise and the other that keeps a clear voice intact
     make one target that a student of their size can learn: how loud the noise is, it hears."""
-    snr_db = 10 * torch.log10(clean.pow(2).sum(-1) / ((noisy - clean).pow(2).sum(-1) + 1e-10) + 1e-10)
+    snr_db = snr_of(noisy, clean)
     low, high = BLEND_SNR_DB
     w = ((high - snr_db) / (high - low)).clamp(0, 1).view(-1, 1, 1)
     return w * low_spec + (1 - w) * spec
