@@ -19,19 +19,14 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import FRAMING  # noqa: E402
 from quell.stft import istft, stft  # noqa: E402
+from train import si_sdr  # noqa: E402  (the one training validates with)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("QUELL_CACHE", os.path.join(ROOT, ".cache"))
 
 
-def si_sdr(estimate, reference):
-    target = (estimate @ reference) / (reference @ reference + 1e-12) * reference
-    error = estimate - target
-    return 10 * np.log10((target @ target + 1e-12) / (error @ error + 1e-12))
-
-
 def ideal_masks(noisy, clean):
-    y, s = (stft(torch.from_numpy(x)[None], FRAMING) for x in (noisy, clean))
+    y, s = (stft(x[None], FRAMING) for x in (noisy, clean))
     ratio = (s.abs() / (y.abs() + 1e-9)).clamp(0, 1)
     phase_sensitive = (s.abs() * torch.cos(s.angle() - y.angle()) / (y.abs() + 1e-9)).clamp(0, 1)
     return y, {"ratio mask": ratio, "phase-sensitive mask": phase_sensitive}
@@ -46,13 +41,13 @@ def main(name):
     for item in json.load(open(manifest))["items"]:
         if item["kind"] != "mix":
             continue
-        noisy, clean = (sf.read(os.path.join(folder, f"{item['id']}.{part}.wav"), dtype="float32")[0]
+        noisy, clean = (torch.from_numpy(sf.read(os.path.join(folder, f"{item['id']}.{part}.wav"), dtype="float32")[0])
                         for part in ("noisy", "clean"))
         y, masks = ideal_masks(noisy, clean)
         before = si_sdr(noisy, clean)
         for mask_name, mask in masks.items():
-            out = istft(y * mask, len(noisy), FRAMING)[0].numpy()
-            gains.setdefault((mask_name, item["snr"]), []).append(si_sdr(out, clean) - before)
+            out = istft(y * mask, len(noisy), FRAMING)[0]
+            gains.setdefault((mask_name, item["snr"]), []).append(float(si_sdr(out, clean) - before))
     snrs = sorted({snr for _, snr in gains})
     print(f"ΔSI-SDR (dB) of ideal gain masks on the {name} set, framing {FRAMING}")
     print("| mask | overall | " + " | ".join(f"{s} dB" for s in snrs) + " |")
