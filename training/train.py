@@ -256,6 +256,27 @@ def warm_start(model, path):
     model.load_state_dict(sd)
 
 
+def init_with_noise_floor(model, old, stats):
+    """Start a model with the noise-floor view (Features.noise_floor) from the weights `old` of one
+    without: every weight as it was, the encoder's columns for the new view at zero, so it starts
+    out giving the same masks and training decides what the floor is worth. `stats`: the new
+    features' (mean, std), of which the first two views' are replaced by the old model's own."""
+    sd = model.state_dict()
+    n = old["features.mean"].numel()
+    with torch.no_grad():
+        for k, v in old.items():
+            if k in ("encoder.0.weight", "features.mean", "features.std"):
+                continue
+            sd[k].copy_(v)
+        mean, std = stats
+        sd["features.mean"].copy_(torch.cat([old["features.mean"], mean[n:]]))
+        sd["features.std"].copy_(torch.cat([old["features.std"], std[n:]]))
+        w = torch.zeros_like(sd["encoder.0.weight"])
+        w[:, :n] = old["encoder.0.weight"]
+        sd["encoder.0.weight"].copy_(w)
+    model.load_state_dict(sd)
+
+
 def validation_set(val_data, length, synthetic=False):
     """The mixtures every checkpoint is scored on: fixed by the seed, so scores compare across runs.
     128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to
@@ -374,6 +395,9 @@ def main():
                     help="start each batch from the states the last one left (see carried_states); "
                          "default: on for the recurrent families")
     ap.add_argument("--reset", type=float, default=0.25, help="with --carry: the share of streams that start afresh")
+    ap.add_argument("--noise-floor", action="store_true",
+                    help="a third view of each frame: log power over each bin's noise floor (see quell/model.py "
+                         "Features); with --init from a model without it, that model's weights start this one")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
@@ -381,6 +405,8 @@ def main():
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
     if args.carry is None:
         args.carry = args.arch != "cnn"
+    if args.noise_floor and args.legacy:
+        ap.error("--noise-floor needs the level-normalised features: not with --legacy")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = args.out or os.path.join(ROOT, ".cache", "train", args.arch)
@@ -407,6 +433,9 @@ def main():
     elif args.init:
         # without the shipped model's make-up gain (export.py --mask-gain), measured again at export
         config = {k: v for k, v in torch.load(args.init, map_location="cpu")["config"].items() if k != "mask_gain"}
+        if args.noise_floor and not config.get("level_norm"):
+            ap.error(f"--noise-floor --init {args.init}: a model without level normalisation")
+        config["noise_floor"] = config.get("noise_floor", False) or args.noise_floor
     elif args.shrink_from:
         if not os.path.isfile(args.shrink_from):
             ap.error(f"--shrink-from {args.shrink_from}: no such checkpoint")
@@ -417,6 +446,8 @@ def main():
             ap.error(f"--shrink-from {args.shrink_from}: {bigger['layers']}×{bigger['hidden']}, smaller than "
                      f"--layers {args.layers} --hidden {args.hidden}")
         config = {**bigger, "layers": args.layers, "hidden": args.hidden}
+    if args.noise_floor and not os.path.exists(ckpt_path):
+        config["noise_floor"] = True
     framing = framing_of(config)
     model = build(**config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
@@ -435,8 +466,13 @@ def main():
             state["best"] = -1e9
             print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
     elif args.init:
-        model.load_state_dict(torch.load(args.init, map_location="cpu")["model"])  # keeps its feature statistics
-        print(f"fine-tuning from {args.init}", flush=True)
+        old = torch.load(args.init, map_location="cpu")
+        if config.get("noise_floor") and not old["config"].get("noise_floor"):
+            init_with_noise_floor(model, old["model"], feature_stats(model, mixer, 32, length, framing))
+            print(f"fine-tuning from {args.init}, the noise floor added", flush=True)
+        else:
+            model.load_state_dict(old["model"])  # keeps its feature statistics
+            print(f"fine-tuning from {args.init}", flush=True)
     else:
         mean, std = feature_stats(model, mixer, 32, length, framing)
         model.features.mean.copy_(mean)

@@ -22,6 +22,18 @@ LEVEL_MIN_WEIGHT = 1 - math.exp(-HOP_SIZE / (SAMPLE_RATE * LEVEL_TAU_SECONDS))
 # Level state: the per-bin running mean of log power, and the count of frames seen (in float32
 # it stops growing after 2^24 frames, 37 hours, long after the weight has reached its floor).
 LEVEL_STATES = [("level_mean", [1, N_BINS]), ("level_count", [1, 1])]
+# The noise floor follows each bin's log power down fast and up slowly, so speech lifts it little
+# and a pause brings it back: the classical minimum-tracking noise estimate, which the running
+# mean is not (a voice lifts the mean as much as a noise does). Its state is one more per-bin row.
+FLOOR_STATE = ("noise_floor", [1, N_BINS])
+DB = math.log(10) / 10  # one decibel of power in natural-log units
+FLOOR_RISE = 6 * DB * HOP_SIZE / SAMPLE_RATE  # 6 dB a second, per frame
+FLOOR_FALL = 3 * DB  # per frame: one frame's dip in a bin (a periodogram's zero) costs at most 3 dB
+
+
+def level_states(level_norm, noise_floor=False):
+    """(name, shape) of the feature states carried with the recurrent or convolutional ones."""
+    return (LEVEL_STATES if level_norm else []) + ([FLOOR_STATE] if noise_floor else [])
 
 
 class Features(nn.Module):
@@ -32,33 +44,51 @@ class Features(nn.Module):
     views of each frame: log power minus the running mean over all bins (the spectrum's shape and
     how loud this frame is against the recent past), and minus each bin's own running mean (what
     is new in that bin). A voice at −45 dBFS and the same voice at −6 dBFS look alike.
+    With `noise_floor` as well, a third view: log power minus each bin's noise floor (FLOOR_RISE),
+    an estimate of that bin's SNR that a speaker's words do not wash out.
     """
 
-    def __init__(self, level_norm=False):
+    def __init__(self, level_norm=False, noise_floor=False):
         super().__init__()
-        self.level_norm = level_norm
-        size = 2 * N_BINS if level_norm else N_BINS
+        if noise_floor and not level_norm:
+            raise ValueError("the noise floor is a level-normalised model's third view: it needs level_norm")
+        self.level_norm, self.noise_floor = level_norm, noise_floor
+        size = (3 if noise_floor else 2 if level_norm else 1) * N_BINS
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("std", torch.ones(size))
 
     def raw(self, mag, level=None):
-        """[B, T, bins] magnitudes and the level state [mean [B, bins], count [B, 1]] (None: zeros)
-        → (unstandardised features [B, T, size], next level state or None)."""
+        """[B, T, bins] magnitudes and the level state [mean [B, bins], count [B, 1], and with the
+        noise floor floor [B, bins]] (None: zeros) → (unstandardised features [B, T, size], next
+        level state or None)."""
         log_power = torch.log(mag * mag + 1e-10)
         if not self.level_norm:
             return log_power, None
         if level is None:
-            level = [mag.new_zeros(mag.shape[0], N_BINS), mag.new_zeros(mag.shape[0], 1)]
-        mean, count = level
-        means = []
+            level = [mag.new_zeros(mag.shape[0], s[-1]) for _, s in level_states(True, self.noise_floor)]
+        mean, count = level[:2]
+        floor = level[2] if self.noise_floor else None
+        means, floors = [], []
         for t in range(mag.shape[1]):
             count = count + 1
             weight = torch.clamp(1 / count, min=LEVEL_MIN_WEIGHT)
             mean = mean + weight * (log_power[:, t] - mean)
             means.append(mean)
+            if self.noise_floor:
+                step = floor + torch.clamp(log_power[:, t] - floor, -FLOOR_FALL, FLOOR_RISE)
+                first = torch.relu(2 - count)  # 1 on a stream's first frame, where the floor starts at the frame
+                floor = step + first * (log_power[:, t] - step)
+                floors.append(floor)
         means = torch.stack(means, 1)
         overall = means.mean(-1, keepdim=True)
-        return torch.cat([log_power - overall, log_power - means], -1), [mean, count]
+        views = [log_power - overall, log_power - means]
+        if not self.noise_floor:
+            return torch.cat(views, -1), [mean, count]
+        return torch.cat(views + [log_power - torch.stack(floors, 1)], -1), [mean, count, floor]
+
+    def states(self):
+        """(name, shape) of the states these features carry."""
+        return level_states(self.level_norm, self.noise_floor)
 
     def forward(self, mag, level=None):
         x, level = self.raw(mag, level)
@@ -80,11 +110,11 @@ def gained_mask(logits, mask_gain):
 class RecurrentMask(nn.Module):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
-    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0):
+    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
         self.mask_gain = float(mask_gain)
-        self.features = Features(level_norm)
+        self.features = Features(level_norm, noise_floor)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
@@ -95,16 +125,18 @@ class RecurrentMask(nn.Module):
         """(name, shape) of each state tensor, for the model card and for zero state."""
         names = ["h", "c"] if self.cell == "lstm" else ["h"]
         specs = [(n, [self.layers, 1, self.hidden]) for n in names]
-        return specs + (LEVEL_STATES if self.features.level_norm else [])
+        return specs + self.features.states()
 
     def zero_states(self, batch=1):
         w = self.decoder.weight  # zeros of its dtype, on its device
-        return [w.new_zeros(batch, s[1]) if n.startswith("level_") else w.new_zeros(s[0], batch, s[2])
-                for n, s in self.state_specs()]
+        levels = len(self.features.states())
+        specs = self.state_specs()
+        return [w.new_zeros(s[0], batch, s[2]) for _, s in specs[:len(specs) - levels]] + \
+               [w.new_zeros(batch, s[1]) for _, s in specs[len(specs) - levels:]]
 
     def _run(self, mag, states):
         """[B, T, bins] → (mask, next states)."""
-        levels = len(LEVEL_STATES) if self.features.level_norm else 0
+        levels = len(self.features.states())
         rnn_states = states[:len(states) - levels]
         feats, level = self.features(mag, states[len(states) - levels:] if levels else None)
         state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
@@ -127,11 +159,12 @@ class RecurrentMask(nn.Module):
 class CausalConvMask(nn.Module):
     """Causal dilated 1-D CNN. Streaming keeps, per layer, the last (k-1)*d inputs as a cache."""
 
-    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False, mask_gain=1.0):
+    def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False, mask_gain=1.0,
+                 noise_floor=False):
         super().__init__()
         self.hidden, self.kernel, self.dilations = hidden, kernel, list(dilations)
         self.mask_gain = float(mask_gain)
-        self.features = Features(level_norm)
+        self.features = Features(level_norm, noise_floor)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d) for d in dilations)
         self.acts = nn.ModuleList(nn.PReLU() for _ in dilations)
@@ -140,7 +173,7 @@ class CausalConvMask(nn.Module):
 
     def state_specs(self):
         caches = [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
-        return caches + (LEVEL_STATES if self.features.level_norm else [])
+        return caches + self.features.states()
 
     def zero_states(self, batch=1):
         return [self.decoder.weight.new_zeros(batch, *s[1:]) for _, s in self.state_specs()]
@@ -164,12 +197,12 @@ class CausalConvMask(nn.Module):
         return (gained_mask(self.decoder(x[:, :, 0]), self.mask_gain), *new, *(level or []))
 
 
-def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, **_framing):
+def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain)
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor)
     if arch == "cnn":
-        return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain)
+        return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor)
     raise ValueError(f"unknown model family {arch!r}")
 
 

@@ -14,7 +14,7 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import LEVEL_MIN_WEIGHT, LEVEL_STATES
+from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
@@ -25,26 +25,43 @@ GATE_ORDER = {
 OPERATOR = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 
-def level_norm_nodes(const, mean_in, count_in, mean_out, count_out):
-    """Features.raw's level state for one frame: log_power → the next running mean (8 nodes with
-    the encoder's Concat; the features themselves are folded into the encoder, see fold_level_encoder)."""
-    return [
+def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=None, floor_out=None):
+    """Features.raw's level states for one frame: log_power → the next running mean (8 nodes with
+    the encoder's Concat) and, given floor_in, the next noise floor (7 more); the features
+    themselves are folded into the encoder, see fold_level_encoder."""
+    nodes = [
         h.make_node("Add", [count_in, const("one", [[1.0]])], [count_out]),
         h.make_node("Reciprocal", [count_out], ["inverse_count"]),
         h.make_node("Max", ["inverse_count", const("min_weight", [[LEVEL_MIN_WEIGHT]])], ["weight"]),
         h.make_node("Sub", ["log_power", mean_in], ["innovation"]),
         h.make_node("Mul", ["innovation", "weight"], ["mean_step"]),
         h.make_node("Add", [mean_in, "mean_step"], [mean_out]),
-        h.make_node("Concat", ["log_power", mean_out], ["log_power_and_mean"], axis=1),
+    ]
+    if floor_in is None:
+        return nodes + [h.make_node("Concat", ["log_power", mean_out], ["log_power_and_mean"], axis=1)]
+    return nodes + [
+        h.make_node("Sub", ["log_power", floor_in], ["floor_gap"]),
+        h.make_node("Clip", ["floor_gap", const("floor_fall", np.array(-FLOOR_FALL)), const("floor_rise", np.array(FLOOR_RISE))],
+                    ["floor_slew"]),
+        h.make_node("Add", [floor_in, "floor_slew"], ["floor_step"]),
+        h.make_node("Sub", [const("two", [[2.0]]), count_out], ["two_minus_count"]),
+        h.make_node("Relu", ["two_minus_count"], ["first_frame"]),  # a stream's first frame sets the floor
+        h.make_node("Sub", ["log_power", "floor_step"], ["floor_rest"]),
+        h.make_node("Mul", ["floor_rest", "first_frame"], ["floor_reset"]),
+        h.make_node("Add", ["floor_step", "floor_reset"], [floor_out]),
+        h.make_node("Concat", ["log_power", mean_out, floor_out], ["log_power_and_mean"], axis=1),
     ]
 
 
 def fold_level_encoder(w, b):
     """The encoder W·f + b on f = [x − mean(μ)·1, x − μ] (x log power, μ its running means),
-    rewritten on [x, μ]: (W_a + W_b)·x − (W_a·1·1ᵀ/bins + W_b)·μ + b. One Gemm, no feature nodes."""
-    w_a, w_b = w[:, :N_BINS], w[:, N_BINS:]
+    rewritten on [x, μ]: (W_a + W_b)·x − (W_a·1·1ᵀ/bins + W_b)·μ + b. One Gemm, no feature nodes.
+    With the noise floor φ, f has a third part x − φ and the map a third block: W_c·x − W_c·φ."""
+    w_a, w_b, w_c = w[:, :N_BINS], w[:, N_BINS:2 * N_BINS], w[:, 2 * N_BINS:]
     w_mean = w_a.sum(axis=1, keepdims=True) / N_BINS + w_b
-    return np.concatenate([w_a + w_b, -w_mean], axis=1), b
+    if not w_c.size:
+        return np.concatenate([w_a + w_b, -w_mean], axis=1), b
+    return np.concatenate([w_a + w_b + w_c, -w_mean, -w_c], axis=1), b
 
 
 def recurrent_state_layout(model):
@@ -52,7 +69,7 @@ def recurrent_state_layout(model):
     (then each layer's c for the LSTM), then the level states."""
     names = ["h", "c"] if model.cell == "lstm" else ["h"]
     parts = [(f"{n}{layer}", model.hidden) for n in names for layer in range(model.layers)]
-    return parts + ([(n, shape[-1]) for n, shape in LEVEL_STATES] if model.features.level_norm else [])
+    return parts + [(n, shape[-1]) for n, shape in model.features.states()]
 
 
 def recurrent_state_specs(model):
@@ -69,10 +86,10 @@ def recurrent_step_graph(model, in_names, out_names):
     hidden, layers, cell = model.hidden, model.layers, model.cell
     level_norm = model.features.level_norm
     layout = recurrent_state_layout(model)
-    levels = len(LEVEL_STATES) if level_norm else 0
+    levels = len(model.features.states())
     rnn_parts = [name for name, _ in layout[:len(layout) - levels]]
     rnn_in, rnn_out = [f"{n}_in" for n in rnn_parts], [f"{n}_out" for n in rnn_parts]
-    level_in, level_out = [f"{n}_in" for n, _ in LEVEL_STATES], [f"{n}_out" for n, _ in LEVEL_STATES]
+    level_in, level_out = [[f"{n}_{end}" for n, _ in model.features.states()] for end in ("in", "out")]
     initializers = []
 
     def const(name, value, dtype=np.float32):
@@ -95,7 +112,7 @@ def recurrent_step_graph(model, in_names, out_names):
         h.make_node("Log", ["power_eps"], ["log_power"]),
     ]
     if level_norm:
-        nodes += level_norm_nodes(const, *level_in, *level_out)
+        nodes += level_norm_nodes(const, *level_in[:2], *level_out[:2], *(level_in[2:] + level_out[2:]))
     nodes += [
         h.make_node("Gemm", ["log_power_and_mean" if level_norm else "log_power", const("encoder_w", enc_w),
                              const("encoder_b", enc_b)], ["encoded"], transB=1),

@@ -1,6 +1,7 @@
 """The core promise in PyTorch: stepping frame by frame with carried state equals running the
 whole sequence, for every model family; and the training recipe runs end to end."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -77,22 +78,46 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
 
     def test_level_normalised_models_stream_like_their_whole_sequence(self):
         for family in FAMILIES:
-            torch.manual_seed(0)
-            model = build(family, hidden=32, layers=2, level_norm=True).double().eval()
-            mag = torch.rand(2, 300, 257, dtype=torch.float64) * 4
-            with torch.no_grad():
-                diff = (model(mag) - stream(model, mag)).abs().max().item()
-            self.assertLessEqual(diff, 1e-9, family)
+            for noise_floor in (False, True):
+                torch.manual_seed(0)
+                model = build(family, hidden=32, layers=2, level_norm=True, noise_floor=noise_floor).double().eval()
+                mag = torch.rand(2, 300, 257, dtype=torch.float64) * 4
+                with torch.no_grad():
+                    diff = (model(mag) - stream(model, mag)).abs().max().item()
+                self.assertLessEqual(diff, 1e-9, f"{family}, noise floor {noise_floor}")
 
     def test_level_normalised_features_ignore_the_input_level(self):
         # A quiet voice and a loud one must look alike to the model: −45 dBFS vs −6 dBFS.
-        model = build("gru", hidden=16, layers=1, level_norm=True).double().eval()
-        mag = torch.rand(1, 200, 257, dtype=torch.float64) + 0.1
-        with torch.no_grad():
-            quiet = model(mag * 10 ** (-45 / 20))
-            loud = model(mag * 10 ** (-6 / 20))
-        # only the log floor (1e-10 in power) tells them apart
-        self.assertLessEqual((quiet - loud).abs().max().item(), 1e-4)
+        for noise_floor in (False, True):
+            model = build("gru", hidden=16, layers=1, level_norm=True, noise_floor=noise_floor).double().eval()
+            mag = torch.rand(1, 200, 257, dtype=torch.float64) + 0.1
+            with torch.no_grad():
+                quiet = model(mag * 10 ** (-45 / 20))
+                loud = model(mag * 10 ** (-6 / 20))
+            # only the log floor (1e-10 in power) tells them apart
+            self.assertLessEqual((quiet - loud).abs().max().item(), 1e-4, f"noise floor {noise_floor}")
+
+    def test_the_noise_floor_stays_under_a_voice_and_comes_back_in_a_pause(self):
+        # Two seconds of steady noise, a second of a tone 30 dB above it in a few bins, then the
+        # noise again: the floor rises at most 6 dB in that second and is back within 3 dB of where
+        # it was a tenth of a second after the tone stops; the running mean, by contrast, climbs.
+        from quell.config import HOP_SIZE, SAMPLE_RATE
+        from quell.model import Features
+        per_second = SAMPLE_RATE // HOP_SIZE
+        rng = np.random.default_rng(0)
+        noise = np.abs(rng.standard_normal((1, 4 * per_second, 257)) + 1j * rng.standard_normal((1, 4 * per_second, 257)))
+        mag = torch.from_numpy(noise)
+        tone = slice(2 * per_second, 3 * per_second)
+        mag[:, tone, 40:44] *= 10 ** (30 / 20)
+        features = Features(level_norm=True, noise_floor=True).double()
+        views, _ = features.raw(mag)
+        log_power = torch.log(mag * mag + 1e-10)
+        floor = (log_power - views[..., 2 * 257:])[0, :, 40:44].mean(-1) / math.log(10) * 10  # dB
+        mean = (log_power - views[..., 257:2 * 257])[0, :, 40:44].mean(-1) / math.log(10) * 10
+        before = float(floor[2 * per_second - 1])
+        self.assertLessEqual(float(floor[tone].max()) - before, 6.0 + 1e-6)
+        self.assertGreater(float(mean[tone].max()) - float(mean[2 * per_second - 1]), 15.0)
+        self.assertLessEqual(abs(float(floor[3 * per_second + per_second // 10]) - before), 3.0)
 
     def test_training_carries_state_like_the_stream(self):
         # Training with --carry runs clip after clip from the states the last one left: two
@@ -274,6 +299,40 @@ class RecipeRuns(unittest.TestCase):
                                    capture_output=True, text=True)
             self.assertNotEqual(alone.returncode, 0)
             self.assertIn("--low-snr-teacher needs --teacher", alone.stderr)
+
+    def test_a_noise_floor_added_to_a_trained_model_starts_from_its_masks(self):
+        # --init OLD --noise-floor: the old model's weights, the new view's encoder columns at zero,
+        # so before any step the masks are the old model's; the run trains on and exports a graph
+        # that carries the floor as one more part of its state
+        from train import init_with_noise_floor
+        root = os.path.dirname(os.path.dirname(HERE))
+        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
+                 "--hidden", "16"]
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, floored = os.path.join(tmp, "plain"), os.path.join(tmp, "floored")
+            subprocess.run(train + ["--steps", "2", "--out", plain], check=True, capture_output=True)
+            old = torch.load(os.path.join(plain, "best.pt"), map_location="cpu")
+            before = build(**old["config"]).eval()
+            before.load_state_dict(old["model"])
+            after = build(**{**old["config"], "noise_floor": True}).eval()
+            init_with_noise_floor(after, old["model"], (torch.randn(3 * 257), torch.rand(3 * 257) + 0.5))
+            mag = torch.rand(1, 100, 257) * 4
+            with torch.no_grad():
+                torch.testing.assert_close(after(mag), before(mag))
+            run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--noise-floor",
+                                          "--out", floored], check=True, capture_output=True, text=True)
+            self.assertIn("the noise floor added", run.stdout)
+            self.assertTrue(torch.load(os.path.join(floored, "last.pt"))["config"]["noise_floor"])
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(floored, "best.pt"), "--out", out], check=True, capture_output=True)
+            card = json.load(open(out + ".json"))
+            self.assertEqual(card["stateLayout"][-1], {"name": "noise_floor", "values": 257})
+            self.assertEqual(card["states"][0]["shape"], [1, 2 * 16 + 258 + 257])
+            legacy = subprocess.run(train + ["--steps", "1", "--legacy", "--noise-floor", "--out", os.path.join(tmp, "legacy")],
+                                    capture_output=True, text=True)
+            self.assertNotEqual(legacy.returncode, 0)
+            self.assertIn("--noise-floor needs the level-normalised features", legacy.stderr)
 
     def test_the_speech_loss_term_counts_speech_taken_away_and_nothing_else(self):
         # --speech-weight: a mask that takes speech away costs more with it; passing a clean voice
