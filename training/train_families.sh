@@ -17,6 +17,7 @@ recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
+declare -A runs  # pid → family
 for arch in rnn lstm cnn; do
   out="training/checkpoints/$arch-taught"
   mkdir -p "$out"
@@ -24,8 +25,17 @@ for arch in rnn lstm cnn; do
   [ -f "$out/last.pt" ] || start=(--init "models/quell-$arch.pt")
   nice -n 10 $py training/train.py --arch "$arch" --minutes "$minutes" --threads 1 --out "$out" \
     "${recipe[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
+  runs[$!]=$arch
 done
-wait
+failed=()
+for pid in "${!runs[@]}"; do
+  wait "$pid" || failed+=("${runs[$pid]} (training/checkpoints/${runs[$pid]}-taught/train.log)")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  # a run that stopped on an error exports nothing: its family keeps the model it has
+  echo "training failed for: ${failed[*]}; no model exported" >&2
+  exit 1
+fi
 for arch in rnn lstm cnn; do
   $py training/export.py --checkpoint "training/checkpoints/$arch-taught/best.pt" --out "models/quell-$arch" --mask-gain auto
 done
