@@ -70,15 +70,14 @@ class Features(nn.Module):
         floor = level[2] if self.noise_floor else None
         means, floors = [], []
         for t in range(mag.shape[1]):
+            if self.noise_floor:
+                floor = torch.where(count == 0, log_power[:, t], floor)  # a stream's first frame sets it
+                floor = floor + torch.clamp(log_power[:, t] - floor, -FLOOR_FALL, FLOOR_RISE)
+                floors.append(floor)
             count = count + 1
             weight = torch.clamp(1 / count, min=LEVEL_MIN_WEIGHT)
             mean = mean + weight * (log_power[:, t] - mean)
             means.append(mean)
-            if self.noise_floor:
-                step = floor + torch.clamp(log_power[:, t] - floor, -FLOOR_FALL, FLOOR_RISE)
-                first = torch.relu(2 - count)  # 1 on a stream's first frame, where the floor starts at the frame
-                floor = step + first * (log_power[:, t] - step)
-                floors.append(floor)
         means = torch.stack(means, 1)
         overall = means.mean(-1, keepdim=True)
         views = [log_power - overall, log_power - means]

@@ -27,7 +27,7 @@ OPERATOR = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=None, floor_out=None):
     """Features.raw's level states for one frame: log_power → the next running mean (8 nodes with
-    the encoder's Concat) and, given floor_in, the next noise floor (7 more); the features
+    the encoder's Concat) and, given floor_in, the next noise floor (5 more); the features
     themselves are folded into the encoder, see fold_level_encoder."""
     nodes = [
         h.make_node("Add", [count_in, const("one", [[1.0]])], [count_out]),
@@ -40,15 +40,12 @@ def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=Non
     if floor_in is None:
         return nodes + [h.make_node("Concat", ["log_power", mean_out], ["log_power_and_mean"], axis=1)]
     return nodes + [
-        h.make_node("Sub", ["log_power", floor_in], ["floor_gap"]),
+        h.make_node("Equal", [count_in, const("zero", [[0.0]])], ["first_frame"]),
+        h.make_node("Where", ["first_frame", "log_power", floor_in], ["floor_before"]),  # a stream's first frame sets it
+        h.make_node("Sub", ["log_power", "floor_before"], ["floor_gap"]),
         h.make_node("Clip", ["floor_gap", const("floor_fall", np.array(-FLOOR_FALL)), const("floor_rise", np.array(FLOOR_RISE))],
                     ["floor_slew"]),
-        h.make_node("Add", [floor_in, "floor_slew"], ["floor_step"]),
-        h.make_node("Sub", [const("two", [[2.0]]), count_out], ["two_minus_count"]),
-        h.make_node("Relu", ["two_minus_count"], ["first_frame"]),  # a stream's first frame sets the floor
-        h.make_node("Sub", ["log_power", "floor_step"], ["floor_rest"]),
-        h.make_node("Mul", ["floor_rest", "first_frame"], ["floor_reset"]),
-        h.make_node("Add", ["floor_step", "floor_reset"], [floor_out]),
+        h.make_node("Add", ["floor_before", "floor_slew"], [floor_out]),
         h.make_node("Concat", ["log_power", mean_out, floor_out], ["log_power_and_mean"], axis=1),
     ]
 
