@@ -256,11 +256,20 @@ def warm_start(model, path):
     model.load_state_dict(sd)
 
 
+# Adam moves each weight by about the rate a step, whatever its gradient: the fresh columns of a
+# view added to a trained model, fine-tuned at that model's low rate, would take thousands of steps
+# to matter (at 1e-4 they stayed under a hundredth of the old columns in 1000). The view enters
+# this many times louder than standardised, which is the same as a rate this many times higher
+# for its columns alone, and the fold at export makes it one map again.
+NEW_VIEW_BOOST = 10.0
+
+
 def init_with_noise_floor(model, old, stats):
     """Start a model with the noise-floor view (Features.noise_floor) from the weights `old` of one
     without: every weight as it was, the encoder's columns for the new view at zero, so it starts
     out giving the same masks and training decides what the floor is worth. `stats`: the new
-    features' (mean, std), of which the first two views' are replaced by the old model's own."""
+    features' (mean, std), of which the first two views' are replaced by the old model's own, and the
+    new view's std divided by NEW_VIEW_BOOST."""
     sd = model.state_dict()
     n = old["features.mean"].numel()
     with torch.no_grad():
@@ -270,7 +279,7 @@ def init_with_noise_floor(model, old, stats):
             sd[k].copy_(v)
         mean, std = stats
         sd["features.mean"].copy_(torch.cat([old["features.mean"], mean[n:]]))
-        sd["features.std"].copy_(torch.cat([old["features.std"], std[n:]]))
+        sd["features.std"].copy_(torch.cat([old["features.std"], std[n:] / NEW_VIEW_BOOST]))
         w = torch.zeros_like(sd["encoder.0.weight"])
         w[:, :n] = old["encoder.0.weight"]
         sd["encoder.0.weight"].copy_(w)
