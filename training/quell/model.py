@@ -44,7 +44,7 @@ class Features(nn.Module):
     views of each frame: log power minus the running mean over all bins (the spectrum's shape and
     how loud this frame is against the recent past), and minus each bin's own running mean (what
     is new in that bin). A voice at −45 dBFS and the same voice at −6 dBFS look alike.
-    With `noise_floor` as well, a third view: log power minus each bin's noise floor (FLOOR_RISE),
+    With `noise_floor` as well, a third view: log power minus each bin's noise floor (see FLOOR_STATE),
     an estimate of that bin's SNR that a speaker's words do not wash out.
     """
 
@@ -58,8 +58,8 @@ class Features(nn.Module):
         self.register_buffer("std", torch.ones(size))
 
     def raw(self, mag, level=None):
-        """[B, T, bins] magnitudes and the level state [mean [B, bins], count [B, 1], and with the
-        noise floor floor [B, bins]] (None: zeros) → (unstandardised features [B, T, size], next
+        """[B, T, bins] magnitudes and the level state [mean [B, bins], count [B, 1], and with
+        noise_floor the floor [B, bins]] (None: zeros) → (unstandardised features [B, T, size], next
         level state or None)."""
         log_power = torch.log(mag * mag + 1e-10)
         if not self.level_norm:
