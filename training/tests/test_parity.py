@@ -18,6 +18,9 @@ from quell.config import FRAMING  # noqa: E402
 from quell.model import build  # noqa: E402
 
 FAMILIES = ["gru", "lstm", "rnn", "cnn"]
+# train.py on synthetic data, small and short: the recipe's options, run end to end in seconds
+TINY_TRAINING = [sys.executable, os.path.join(os.path.dirname(HERE), "train.py"), "--synthetic", "--batch", "2",
+                 "--seconds", "1", "--hidden", "16"]
 
 
 def stream(model, mag):
@@ -213,8 +216,7 @@ class RecipeRuns(unittest.TestCase):
         # training/average.py: two runs of one model, averaged, validated and exported; a model of
         # another size is refused by name
         root = os.path.dirname(os.path.dirname(HERE))
-        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
-                 "--hidden", "16"]
+        train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
             a, b, wide = (os.path.join(tmp, n) for n in ("a", "b", "wide"))
             subprocess.run(train + ["--steps", "2", "--out", a], check=True, capture_output=True)
@@ -260,8 +262,7 @@ class RecipeRuns(unittest.TestCase):
         # --shrink-from starts a model with fewer layers from a trained one's encoder and first
         # layer; --teacher also teaches it the bigger model's output, carried stream by stream
         root = os.path.dirname(os.path.dirname(HERE))
-        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
-                 "--hidden", "16"]
+        train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
             big, small = os.path.join(tmp, "big"), os.path.join(tmp, "small")
             subprocess.run(train + ["--steps", "2", "--out", big], check=True, capture_output=True)
@@ -306,8 +307,7 @@ class RecipeRuns(unittest.TestCase):
         # that carries the floor as one more part of its state
         from train import init_with_noise_floor
         root = os.path.dirname(os.path.dirname(HERE))
-        train = [sys.executable, os.path.join(root, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
-                 "--hidden", "16"]
+        train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
             plain, floored = os.path.join(tmp, "plain"), os.path.join(tmp, "floored")
             subprocess.run(train + ["--steps", "2", "--out", plain], check=True, capture_output=True)
