@@ -261,7 +261,6 @@ class RecipeRuns(unittest.TestCase):
     def test_a_one_layer_model_from_a_two_layer_teacher(self):
         # --shrink-from starts a model with fewer layers from a trained one's encoder and first
         # layer; --teacher also teaches it the bigger model's output, carried stream by stream
-        root = os.path.dirname(os.path.dirname(HERE))
         train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
             big, small = os.path.join(tmp, "big"), os.path.join(tmp, "small")
