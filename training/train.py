@@ -444,7 +444,6 @@ def main():
         config = {k: v for k, v in torch.load(args.init, map_location="cpu")["config"].items() if k != "mask_gain"}
         if args.noise_floor and not config.get("level_norm"):
             ap.error(f"--noise-floor --init {args.init}: a model without level normalisation")
-        config["noise_floor"] = config.get("noise_floor", False) or args.noise_floor
     elif args.shrink_from:
         if not os.path.isfile(args.shrink_from):
             ap.error(f"--shrink-from {args.shrink_from}: no such checkpoint")
