@@ -258,7 +258,7 @@ def warm_start(model, path):
 
 # Adam moves each weight by about the rate a step, whatever its gradient: the fresh columns of a
 # view added to a trained model, fine-tuned at that model's low rate, would take thousands of steps
-# to matter (at 1e-4 they stayed under a hundredth of the old columns in 1000). The view enters
+# to matter. The view enters
 # this many times louder than standardised, which is the same as a rate this many times higher
 # for its columns alone, and the fold at export makes it one map again.
 NEW_VIEW_BOOST = 10.0
