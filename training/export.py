@@ -193,7 +193,11 @@ def main():
         summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
         meta = {"family": ck["config"]["arch"],
                 "description": f"Causal {ck['config']['arch'].upper()} mask model, "
-                               f"{ck['config']['layers']}x{ck['config']['hidden']}.",
+                               f"{ck['config']['layers']}x{ck['config']['hidden']}"
+                               + "".join(f", {what}" for key, what in (("level_norm", "level-normalised"),
+                                                                       ("noise_floor", "noise floor"),
+                                                                       ("local_snr", "local SNR"))
+                                         if ck["config"].get(key)) + ".",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              **({"validation_delta_si_sdr_db": round(score, 2)} if score is not None else {}),
                              "weights": "moving average" if averaged else ck.get("weights", "raw"),

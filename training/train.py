@@ -286,6 +286,21 @@ def init_with_noise_floor(model, old, stats):
     model.load_state_dict(sd)
 
 
+# Parts of the decoder that can be added to a trained model (MaskDecoding), by config key, and what
+# the log calls them. They start at zero there: at a fine-tune's rate Adam would take thousands of
+# steps to move them to where they matter, so they learn NEW_PART_RATE times faster.
+NEW_PARTS = {"local_snr": "the local SNR", "refiner": "the refiner"}
+NEW_PART_MODULES = ("snr_slope.", "refiner.")
+NEW_PART_RATE = 10.0
+
+
+def parameter_groups(model):
+    """The optimiser's groups: the addable parts at NEW_PART_RATE times the rate, the rest at it."""
+    new = [p for n, p in model.named_parameters() if n.startswith(NEW_PART_MODULES)]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(NEW_PART_MODULES)]
+    return [{"params": rest}] + ([{"params": new, "rate_scale": NEW_PART_RATE}] if new else [])
+
+
 def validation_set(val_data, length, synthetic=False):
     """The mixtures every checkpoint is scored on: fixed by the seed, so scores compare across runs.
     128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to
@@ -407,6 +422,13 @@ def main():
     ap.add_argument("--noise-floor", action="store_true",
                     help="a third view of each frame: log power over each bin's noise floor (see quell/model.py "
                          "Features); with --init from a model without it, that model's weights start this one")
+    ap.add_argument("--local-snr", action="store_true",
+                    help="with the noise floor: the mask also reads each bin's log power over its floor, at a slope per "
+                         "bin the hidden state sets (see quell/model.py MaskDecoding); with --init from a model without "
+                         "it, that model's weights start this one")
+    ap.add_argument("--refiner", type=int, metavar="CHANNELS",
+                    help="a convolution across frequency after the decoder with this many channels (see quell/model.py "
+                         "MaskDecoding); with --init from a model without it, that model's weights start this one")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
@@ -416,6 +438,11 @@ def main():
         args.carry = args.arch != "cnn"
     if args.noise_floor and args.legacy:
         ap.error("--noise-floor needs the level-normalised features: not with --legacy")
+    if args.local_snr and args.legacy:
+        ap.error("--local-snr needs the noise floor, a level-normalised view: not with --legacy")
+    if args.refiner is not None and (args.refiner < 1 or args.legacy):
+        ap.error(f"--refiner {args.refiner}: a number of channels of at least 1, on the level-normalised features "
+                 "(not with --legacy)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = args.out or os.path.join(ROOT, ".cache", "train", args.arch)
@@ -456,9 +483,16 @@ def main():
         config = {**bigger, "layers": args.layers, "hidden": args.hidden}
     if args.noise_floor and not os.path.exists(ckpt_path):
         config["noise_floor"] = True
+    if args.local_snr and not os.path.exists(ckpt_path):
+        if not config.get("noise_floor"):
+            ap.error("--local-snr reads each bin's log power over its noise floor: add --noise-floor "
+                     "(or --init a model that has it)")
+        config["local_snr"] = True
+    if args.refiner and not os.path.exists(ckpt_path):
+        config["refiner"] = args.refiner
     framing = framing_of(config)
     model = build(**config)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    opt = torch.optim.Adam(parameter_groups(model), lr=args.lr or 1e-3)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
     resumed_ema = None
     if os.path.exists(ckpt_path):
@@ -478,6 +512,10 @@ def main():
         if config.get("noise_floor") and not old["config"].get("noise_floor"):
             init_with_noise_floor(model, old["model"], feature_stats(model, mixer, 32, length, framing))
             print(f"fine-tuning from {args.init}, the noise floor added", flush=True)
+        elif any(config.get(part) and not old["config"].get(part) for part in NEW_PARTS):
+            model.load_state_dict(old["model"], strict=False)  # the new parts' last layers at zero: the old masks
+            added = [part for part in NEW_PARTS if config.get(part) and not old["config"].get(part)]
+            print(f"fine-tuning from {args.init}, added: {', '.join(NEW_PARTS[p] for p in added)}", flush=True)
         else:
             model.load_state_dict(old["model"])  # keeps its feature statistics
             print(f"fine-tuning from {args.init}", flush=True)
@@ -573,7 +611,7 @@ def main():
         progress = max(state["step"] / args.steps, state["elapsed"] / budget)
         lr = state["lr"] * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("rate_scale", 1.0)
         noisy, clean = next(batches) if batches is not None else map(torch.from_numpy, mixer.batch(args.batch, length))
         keep = streams_kept(args.batch, args.reset, rng) if args.carry else None
         states = carried_states(model, after, keep) if args.carry else None

@@ -89,9 +89,17 @@ class Features(nn.Module):
         """(name, shape) of the states these features carry."""
         return level_states(self.level_norm, self.noise_floor)
 
+    def standardise(self, raw):
+        return (raw - self.mean) / self.std
+
     def forward(self, mag, level=None):
         x, level = self.raw(mag, level)
-        return (x - self.mean) / self.std, level
+        return self.standardise(x), level
+
+
+# The scale that brings the refiner's views (log power differences in nepers, a spread of several
+# units) near the logits' own.
+REFINER_VIEW_SCALE = 0.25
 
 
 def gained_mask(logits, mask_gain):
@@ -106,19 +114,69 @@ def gained_mask(logits, mask_gain):
     return mask if mask_gain == 1.0 else (mask * mask_gain).clamp(max=1.0)
 
 
-class RecurrentMask(nn.Module):
+class MaskDecoding:
+    """What every family does last: hidden state → logits → gained_mask, the logits a linear map
+    (`decoder`) and, with `local_snr`, also each bin's own SNR estimate (its log power over its
+    noise floor: the noise-floor view before standardising) times a slope per bin that the hidden
+    state sets (`snr_slope`).
+
+    Through the linear map alone every frame's logits lie in a `hidden`-dimensional family, and a
+    model this small cannot follow each bin's SNR through it. A slope on the bin's own estimate is
+    the classical suppressor's per-bin gain, which the model can lean on where the floor is a good
+    noise estimate (steady noise) and turn down where it is not (a transient, a voice's onset).
+    Its weights start at zero, so a model it is added to keeps its masks.
+
+    With `refiner` (a number of channels) each bin's logit then passes a small network, the same
+    few weights at every bin (a convolution one bin wide): it reads the logit beside the bin's own
+    views (log power over its running mean, and over its noise floor when the model has one) and
+    adds a correction. It is what the linear map cannot be, a nonlinear decision per bin on that
+    bin's own evidence, at a cost that does not grow with the hidden size. Its last layer starts at
+    zero, so a model it is added to keeps its masks.
+    """
+
+    def init_decoding(self, hidden, mask_gain, noise_floor, local_snr, refiner=0, level_norm=True):
+        if local_snr and not noise_floor:
+            raise ValueError("the local SNR is each bin's log power over its noise floor: it needs noise_floor")
+        if refiner and not level_norm:
+            raise ValueError("the refiner reads the level-normalised views: it needs level_norm")
+        self.mask_gain, self.local_snr, self.refiner_channels = float(mask_gain), local_snr, refiner
+        self.decoder = nn.Linear(hidden, N_BINS)
+        nn.init.constant_(self.decoder.bias, 2.0)  # start near pass-through: do no harm
+        if local_snr:
+            self.snr_slope = nn.Linear(hidden, N_BINS)
+            nn.init.zeros_(self.snr_slope.weight)
+            nn.init.zeros_(self.snr_slope.bias)
+        if refiner:
+            inputs = 3 if noise_floor else 2  # the logit, then each bin's own views
+            self.refiner = nn.Sequential(nn.Conv1d(inputs, refiner, 1), nn.PReLU(), nn.Conv1d(refiner, 1, 1))
+            nn.init.zeros_(self.refiner[2].weight)
+            nn.init.zeros_(self.refiner[2].bias)
+
+    def decode(self, y, raw):
+        """y: hidden [..., hidden]; raw: the unstandardised features of the same frames."""
+        logits = self.decoder(y)
+        if self.local_snr:
+            logits = logits + self.snr_slope(y) * raw[..., 2 * N_BINS:]
+        if self.refiner_channels:
+            own_views = raw[..., N_BINS:].unflatten(-1, (-1, N_BINS)) * REFINER_VIEW_SCALE  # [..., views, bins]
+            inputs = torch.cat([logits.unsqueeze(-2), own_views], -2)
+            correction = self.refiner(inputs.reshape(-1, *inputs.shape[-2:])).reshape(logits.shape)
+            logits = logits + correction
+        return gained_mask(logits, self.mask_gain)
+
+
+class RecurrentMask(nn.Module, MaskDecoding):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
-    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False):
+    def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False,
+                 local_snr=False, refiner=0):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
-        self.mask_gain = float(mask_gain)
         self.features = Features(level_norm, noise_floor)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
-        self.decoder = nn.Linear(hidden, N_BINS)
-        nn.init.constant_(self.decoder.bias, 2.0)  # start near pass-through: do no harm
+        self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm)
 
     def state_specs(self):
         """(name, shape) of each state tensor, for the model card and for zero state."""
@@ -137,11 +195,11 @@ class RecurrentMask(nn.Module):
         """[B, T, bins] → (mask, next states)."""
         levels = len(self.features.states())
         rnn_states = states[:len(states) - levels]
-        feats, level = self.features(mag, states[len(states) - levels:] if levels else None)
+        raw, level = self.features.raw(mag, states[len(states) - levels:] if levels else None)
         state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
-        y, new = self.rnn(self.encoder(feats), state)
+        y, new = self.rnn(self.encoder(self.features.standardise(raw)), state)
         new = list(new) if self.cell == "lstm" else [new]
-        return gained_mask(self.decoder(y), self.mask_gain), new + (level or [])
+        return self.decode(y, raw), new + (level or [])
 
     def forward(self, mag, states=None):
         return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
@@ -155,20 +213,18 @@ class RecurrentMask(nn.Module):
         return (mask[:, 0], *new)
 
 
-class CausalConvMask(nn.Module):
+class CausalConvMask(nn.Module, MaskDecoding):
     """Causal dilated 1-D CNN. Streaming keeps, per layer, the last (k-1)*d inputs as a cache."""
 
     def __init__(self, hidden=128, kernel=3, dilations=(1, 2, 4, 8, 1, 2, 4, 8), level_norm=False, mask_gain=1.0,
-                 noise_floor=False):
+                 noise_floor=False, local_snr=False, refiner=0):
         super().__init__()
         self.hidden, self.kernel, self.dilations = hidden, kernel, list(dilations)
-        self.mask_gain = float(mask_gain)
         self.features = Features(level_norm, noise_floor)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel, dilation=d) for d in dilations)
         self.acts = nn.ModuleList(nn.PReLU() for _ in dilations)
-        self.decoder = nn.Linear(hidden, N_BINS)
-        nn.init.constant_(self.decoder.bias, 2.0)
+        self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm)
 
     def state_specs(self):
         caches = [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
@@ -178,30 +234,33 @@ class CausalConvMask(nn.Module):
         return [self.decoder.weight.new_zeros(batch, *s[1:]) for _, s in self.state_specs()]
 
     def forward(self, mag, states=None):
-        x = self.encoder(self.features(mag)[0]).transpose(1, 2)  # [B, H, T]
+        raw = self.features.raw(mag)[0]
+        x = self.encoder(self.features.standardise(raw)).transpose(1, 2)  # [B, H, T]
         for conv, act, d in zip(self.convs, self.acts, self.dilations):
             padded = nn.functional.pad(x, ((self.kernel - 1) * d, 0))
             x = x + act(conv(padded))  # residual keeps deep stacks trainable
-        return gained_mask(self.decoder(x.transpose(1, 2)), self.mask_gain)
+        return self.decode(x.transpose(1, 2), raw)
 
     def step(self, mag, *states):
         caches = states[:len(self.dilations)]
-        feats, level = self.features(mag.unsqueeze(1), list(states[len(self.dilations):]) if self.features.level_norm else None)
-        x = self.encoder(feats[:, 0]).unsqueeze(2)  # [B, H, 1]
+        raw, level = self.features.raw(mag.unsqueeze(1), list(states[len(self.dilations):]) if self.features.level_norm else None)
+        x = self.encoder(self.features.standardise(raw)[:, 0]).unsqueeze(2)  # [B, H, 1]
         new = []
         for conv, act, cache in zip(self.convs, self.acts, caches):
             window = torch.cat([cache, x], dim=2)  # past inputs + this frame
             new.append(window[:, :, 1:])
             x = x + act(conv(window))
-        return (gained_mask(self.decoder(x[:, :, 0]), self.mask_gain), *new, *(level or []))
+        return (self.decode(x[:, :, 0], raw[:, 0]), *new, *(level or []))
 
 
-def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, **_framing):
+def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, local_snr=False,
+          refiner=0, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor)
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner)
     if arch == "cnn":
-        return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor)
+        return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor,
+                              local_snr=local_snr, refiner=refiner)
     raise ValueError(f"unknown model family {arch!r}")
 
 

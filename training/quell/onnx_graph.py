@@ -14,7 +14,7 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT
+from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
@@ -47,6 +47,25 @@ def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=Non
                     ["floor_slew"]),
         h.make_node("Add", ["floor_before", "floor_slew"], [floor_out]),
         h.make_node("Concat", ["log_power", mean_out, floor_out], ["log_power_and_mean"], axis=1),
+    ]
+
+
+def refiner_nodes(const, sd, baselines):
+    """model.decode's refiner: linear_logits → logits. Its views (log power over each of
+    `baselines`, the running mean and the noise floor's next values) enter at REFINER_VIEW_SCALE,
+    which is folded into the first layer's weights. Its convolutions, one bin wide, are matrix
+    products on the [inputs, bins] rows: Gemms, which cost onnxruntime-web less than Conv does."""
+    w1 = sd["refiner.0.weight"][:, :, 0].copy()  # [channels, 1 + views]
+    w1[:, 1:] *= REFINER_VIEW_SCALE
+    views = [f"over_{b}" for b in baselines]
+    return [h.make_node("Sub", ["log_power", b], [v]) for b, v in zip(baselines, views)] + [
+        h.make_node("Concat", ["linear_logits"] + views, ["refiner_in"], axis=0),  # [1 + views, bins]
+        h.make_node("Gemm", [const("refiner_w1", w1), "refiner_in", const("refiner_b1", sd["refiner.0.bias"][:, None])],
+                    ["refiner_hidden"]),
+        h.make_node("PRelu", ["refiner_hidden", const("refiner_slope", sd["refiner.1.weight"])], ["refiner_act"]),
+        h.make_node("Gemm", [const("refiner_w2", sd["refiner.2.weight"][:, :, 0]), "refiner_act",
+                             const("refiner_b2", sd["refiner.2.bias"][:, None])], ["refinement"]),
+        h.make_node("Add", ["linear_logits", "refinement"], ["logits"]),
     ]
 
 
@@ -144,10 +163,20 @@ def recurrent_step_graph(model, in_names, out_names):
         x = per_layer_outs[0][layer]  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
     nodes += [h.make_node("Reshape", [f"{n}_out", row_shape], [f"{n}_out_row"]) for n in rnn_parts]
     nodes.append(h.make_node("Concat", [f"{n}_out_row" for n in rnn_parts] + level_out[:levels], [out_names[1]], axis=1))
-    nodes += [
-        h.make_node("Gemm", [f"{rnn_parts[layers - 1]}_out_row", const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
-                    ["logits"], transB=1),
-    ]
+    last_row = f"{rnn_parts[layers - 1]}_out_row"
+    refined = bool(model.refiner_channels)
+    nodes.append(h.make_node("Gemm", [last_row, const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
+                             ["decoded" if model.local_snr else "linear_logits" if refined else "logits"], transB=1))
+    if model.local_snr:  # model.decode: plus each bin's slope times its log power over its noise floor
+        nodes += [
+            h.make_node("Gemm", [last_row, const("snr_slope_w", sd["snr_slope.weight"]), const("snr_slope_b", sd["snr_slope.bias"])],
+                        ["snr_slope"], transB=1),
+            h.make_node("Sub", ["log_power", level_out[2]], ["local_snr"]),
+            h.make_node("Mul", ["snr_slope", "local_snr"], ["snr_term"]),
+            h.make_node("Add", ["decoded", "snr_term"], ["linear_logits" if refined else "logits"]),
+        ]
+    if refined:
+        nodes += refiner_nodes(const, sd, [level_out[0]] + level_out[2:3])
     if model.mask_gain == 1.0:
         nodes.append(h.make_node("Sigmoid", ["logits"], [out_names[0]]))
     else:  # model.gained_mask

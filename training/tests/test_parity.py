@@ -81,13 +81,44 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
 
     def test_level_normalised_models_stream_like_their_whole_sequence(self):
         for family in FAMILIES:
-            for noise_floor in (False, True):
+            for noise_floor, local_snr, refiner in ((False, False, 0), (True, False, 0), (True, True, 0), (False, False, 4),
+                                                    (True, True, 4)):
                 torch.manual_seed(0)
-                model = build(family, hidden=32, layers=2, level_norm=True, noise_floor=noise_floor).double().eval()
+                model = build(family, hidden=32, layers=2, level_norm=True, noise_floor=noise_floor,
+                              local_snr=local_snr, refiner=refiner).double().eval()
+                with torch.no_grad():  # the added parts start at zero, where they would do nothing to check
+                    if local_snr:
+                        model.snr_slope.weight.normal_(0, 0.1)
+                        model.snr_slope.bias.normal_(0, 0.5)
+                    if refiner:
+                        model.refiner[2].weight.normal_(0, 0.5)
                 mag = torch.rand(2, 300, 257, dtype=torch.float64) * 4
                 with torch.no_grad():
                     diff = (model(mag) - stream(model, mag)).abs().max().item()
-                self.assertLessEqual(diff, 1e-9, f"{family}, noise floor {noise_floor}")
+                self.assertLessEqual(diff, 1e-9, f"{family}, noise floor {noise_floor}, local SNR {local_snr}, refiner {refiner}")
+
+    def test_the_local_snr_opens_a_bin_as_it_rises_over_its_floor(self):
+        # A slope of one on each bin's log power over its noise floor and a fixed threshold, the
+        # rest of the logits zero: in steady noise the masks sit near a half; a noise 20 dB louder
+        # in a few bins opens those bins at once and leaves the others as they were
+        from quell.config import HOP_SIZE, SAMPLE_RATE
+        per_second = SAMPLE_RATE // HOP_SIZE
+        model = build("gru", hidden=8, layers=1, level_norm=True, noise_floor=True, local_snr=True).double().eval()
+        with torch.no_grad():
+            model.decoder.weight.zero_()
+            model.decoder.bias.fill_(-3.0)
+            model.snr_slope.bias.fill_(1.0)
+        rng = np.random.default_rng(1)
+        mag = torch.from_numpy(np.abs(rng.standard_normal((1, 2 * per_second, 257)) +
+                                      1j * rng.standard_normal((1, 2 * per_second, 257))))
+        mag[:, per_second:, 60:64] *= 10
+        with torch.no_grad():
+            mask = model(mag)[0]
+        before = float(mask[per_second - 20:per_second].median())
+        louder, rest = mask[per_second:per_second + 10, 60:64], mask[per_second:per_second + 10, 100:200]
+        self.assertLess(abs(before - 0.5), 0.15)
+        self.assertGreater(float(louder.median()), 0.95)
+        self.assertLess(abs(float(rest.median()) - before), 0.05)
 
     def test_level_normalised_features_ignore_the_input_level(self):
         # A quiet voice and a loud one must look alike to the model: −45 dBFS vs −6 dBFS.
@@ -300,7 +331,7 @@ class RecipeRuns(unittest.TestCase):
             self.assertNotEqual(alone.returncode, 0)
             self.assertIn("--low-snr-teacher needs --teacher", alone.stderr)
 
-    def test_a_noise_floor_added_to_a_trained_model_starts_from_its_masks(self):
+    def test_a_noise_floor_local_snr_or_refiner_added_to_a_trained_model_starts_from_its_masks(self):
         # --init OLD --noise-floor: the old model's weights, the new view's encoder columns at zero,
         # so before any step the masks are the old model's; the run trains on and exports a graph
         # that carries the floor as one more part of its state
@@ -332,6 +363,57 @@ class RecipeRuns(unittest.TestCase):
                                     capture_output=True, text=True)
             self.assertNotEqual(legacy.returncode, 0)
             self.assertIn("--noise-floor needs the level-normalised features", legacy.stderr)
+
+            # --init FLOORED --local-snr: the slopes start at zero, so the masks are FLOORED's; they
+            # learn at a higher rate than the rest; the export carries them; without a floor, refused
+            local = os.path.join(tmp, "local")
+            run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(floored, "last.pt"), "--local-snr",
+                                          "--out", local], check=True, capture_output=True, text=True)
+            self.assertIn("added: the local SNR", run.stdout)
+            start = torch.load(os.path.join(floored, "last.pt"))
+            before = build(**start["config"]).eval()
+            before.load_state_dict(start["model"])
+            after = build(**{**start["config"], "local_snr": True}).eval()
+            after.load_state_dict(start["model"], strict=False)
+            with torch.no_grad():
+                torch.testing.assert_close(after(mag), before(mag))
+            ck = torch.load(os.path.join(local, "last.pt"))
+            self.assertTrue(ck["config"]["local_snr"])
+            self.assertEqual([g.get("rate_scale", 1.0) for g in ck["opt"]["param_groups"]], [1.0, 10.0])
+            self.assertGreater(float(ck["model"]["snr_slope.bias"].abs().max()), 0.0)  # it trained
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(local, "last.pt"), "--out", out], check=True, capture_output=True)
+            nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
+            self.assertEqual(nodes[-5:], ["Gemm", "Sub", "Mul", "Add", "Sigmoid"])
+            bare = subprocess.run(train + ["--steps", "1", "--local-snr", "--out", os.path.join(tmp, "bare")],
+                                  capture_output=True, text=True)
+            self.assertNotEqual(bare.returncode, 0)
+            self.assertIn("--local-snr reads each bin's log power over its noise floor", bare.stderr)
+
+            # --init PLAIN --refiner 4: the same, for the convolution across frequency after the decoder
+            refined = os.path.join(tmp, "refined")
+            run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--refiner", "4",
+                                          "--out", refined], check=True, capture_output=True, text=True)
+            self.assertIn("added: the refiner", run.stdout)
+            start = torch.load(os.path.join(plain, "best.pt"))
+            before = build(**start["config"]).eval()
+            before.load_state_dict(start["model"])
+            after = build(**{**start["config"], "refiner": 4}).eval()
+            after.load_state_dict(start["model"], strict=False)
+            with torch.no_grad():
+                torch.testing.assert_close(after(mag), before(mag))
+            ck = torch.load(os.path.join(refined, "last.pt"))
+            self.assertEqual(ck["config"]["refiner"], 4)
+            self.assertGreater(float(ck["model"]["refiner.2.weight"].abs().max()), 0.0)  # it trained
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(refined, "last.pt"), "--out", out], check=True, capture_output=True)
+            nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
+            self.assertEqual(nodes[-7:], ["Sub", "Concat", "Gemm", "PRelu", "Gemm", "Add", "Sigmoid"])
+            for bad in (["--refiner", "0"], ["--refiner", "4", "--legacy"]):
+                refused = subprocess.run(train + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
+                                         capture_output=True, text=True)
+                self.assertNotEqual(refused.returncode, 0)
+                self.assertIn(f"--refiner {bad[1]}: a number of channels of at least 1", refused.stderr)
 
     def test_the_speech_loss_term_counts_speech_taken_away_and_nothing_else(self):
         # --speech-weight: a mask that takes speech away costs more with it; passing a clean voice
