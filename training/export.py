@@ -2,6 +2,7 @@
 
     python3 training/export.py --checkpoint .cache/train/gru/best.pt --out models/quell-gru
     python3 training/export.py --fixture --out models/fixture/quell-fixture
+    python3 training/export.py --fixture-parts --out models/fixture/quell-fixture-parts
     python3 training/export.py --reexport --out models/quell-gru   (same weights and card, new graph)
     python3 training/export.py --checkpoint CK --out models/quell-gru --mask-gain auto   (see level_of_clean_speech)
 
@@ -146,6 +147,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint")
     ap.add_argument("--fixture", action="store_true")
+    ap.add_argument("--fixture-parts", action="store_true",
+                    help="a fixture with every optional part of the graph (noise floor, local SNR, refiner, make-up gain), "
+                         "so that the TypeScript parity tests hold the graph of each to PyTorch")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
     ap.add_argument("--origin", help="how the run started, for the card (e.g. 'warm start from quell-gru-v1')")
@@ -168,14 +172,20 @@ def main():
         generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "synthesisSize", "input",
                      "output", "states", "stateLayout", "parameters", "golden"}
         meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
-    elif args.fixture:
+    elif args.fixture or args.fixture_parts:
         torch.manual_seed(1234)
         config = {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True, "framing": FRAMING}
+        if args.fixture_parts:
+            config.update(noise_floor=True, local_snr=True, refiner=4, mask_gain=1.25)
         model = build(**config)
         with torch.no_grad():
             model.features.mean.fill_(0.0)
             model.features.std.fill_(4.0)
             model.decoder.bias.fill_(0.0)
+            if args.fixture_parts:  # the parts start at zero, where they would do nothing to check
+                model.snr_slope.weight.normal_(0, 0.1)
+                model.snr_slope.bias.normal_(0, 0.3)
+                model.refiner[2].weight.normal_(0, 0.5)
         meta = {"family": "gru", "fixture": True,
                 "description": "Fixed random weights for the parity tests; it does not denoise."}
     else:

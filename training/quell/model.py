@@ -127,7 +127,7 @@ class MaskDecoding:
     Its weights start at zero, so a model it is added to keeps its masks.
 
     With `refiner` (a number of channels) each bin's logit then passes a small network, the same
-    few weights at every bin (a convolution one bin wide): it reads the logit beside the bin's own
+    few weights at every bin: it reads the logit beside the bin's own
     views (log power over its running mean, and over its noise floor when the model has one) and
     adds a correction. It is what the linear map cannot be, a nonlinear decision per bin on that
     bin's own evidence, at a cost that does not grow with the hidden size. Its last layer starts at
@@ -148,7 +148,7 @@ class MaskDecoding:
             nn.init.zeros_(self.snr_slope.bias)
         if refiner:
             inputs = 3 if noise_floor else 2  # the logit, then each bin's own views
-            self.refiner = nn.Sequential(nn.Conv1d(inputs, refiner, 1), nn.PReLU(), nn.Conv1d(refiner, 1, 1))
+            self.refiner = nn.Sequential(nn.Linear(inputs, refiner), nn.PReLU(), nn.Linear(refiner, 1))
             nn.init.zeros_(self.refiner[2].weight)
             nn.init.zeros_(self.refiner[2].bias)
 
@@ -159,9 +159,8 @@ class MaskDecoding:
             logits = logits + self.snr_slope(y) * raw[..., 2 * N_BINS:]
         if self.refiner_channels:
             own_views = raw[..., N_BINS:].unflatten(-1, (-1, N_BINS)) * REFINER_VIEW_SCALE  # [..., views, bins]
-            inputs = torch.cat([logits.unsqueeze(-2), own_views], -2)
-            correction = self.refiner(inputs.reshape(-1, *inputs.shape[-2:])).reshape(logits.shape)
-            logits = logits + correction
+            inputs = torch.cat([logits.unsqueeze(-2), own_views], -2).transpose(-1, -2)  # [..., bins, 1 + views]
+            logits = logits + self.refiner(inputs)[..., 0]
         return gained_mask(logits, self.mask_gain)
 
 

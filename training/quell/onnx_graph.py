@@ -53,9 +53,9 @@ def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=Non
 def refiner_nodes(const, sd, baselines):
     """model.decode's refiner: linear_logits → logits. Its views (log power over each of
     `baselines`, the running mean and the noise floor's next values) enter at REFINER_VIEW_SCALE,
-    which is folded into the first layer's weights. Its convolutions, one bin wide, are matrix
-    products on the [inputs, bins] rows: Gemms, which cost onnxruntime-web less than Conv does."""
-    w1 = sd["refiner.0.weight"][:, :, 0].copy()  # [channels, 1 + views]
+    which is folded into the first layer's weights. Each layer acts on every bin's column of the
+    [inputs, bins] rows: a Gemm with the weights on the left, and no transposes."""
+    w1 = sd["refiner.0.weight"].copy()  # [channels, 1 + views]
     w1[:, 1:] *= REFINER_VIEW_SCALE
     views = [f"over_{b}" for b in baselines]
     return [h.make_node("Sub", ["log_power", b], [v]) for b, v in zip(baselines, views)] + [
@@ -63,7 +63,7 @@ def refiner_nodes(const, sd, baselines):
         h.make_node("Gemm", [const("refiner_w1", w1), "refiner_in", const("refiner_b1", sd["refiner.0.bias"][:, None])],
                     ["refiner_hidden"]),
         h.make_node("PRelu", ["refiner_hidden", const("refiner_slope", sd["refiner.1.weight"])], ["refiner_act"]),
-        h.make_node("Gemm", [const("refiner_w2", sd["refiner.2.weight"][:, :, 0]), "refiner_act",
+        h.make_node("Gemm", [const("refiner_w2", sd["refiner.2.weight"]), "refiner_act",
                              const("refiner_b2", sd["refiner.2.bias"][:, None])], ["refinement"]),
         h.make_node("Add", ["linear_logits", "refinement"], ["logits"]),
     ]
