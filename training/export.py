@@ -206,7 +206,8 @@ def main():
                                f"{ck['config']['layers']}x{ck['config']['hidden']}"
                                + "".join(f", {what}" for key, what in (("level_norm", "level-normalised"),
                                                                        ("noise_floor", "noise floor"),
-                                                                       ("local_snr", "local SNR"))
+                                                                       ("local_snr", "local SNR"),
+                                                                       ("refiner", "refiner"))
                                          if ck["config"].get(key)) + ".",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              **({"validation_delta_si_sdr_db": round(score, 2)} if score is not None else {}),

@@ -286,18 +286,19 @@ def init_with_noise_floor(model, old, stats):
     model.load_state_dict(sd)
 
 
-# Parts of the decoder that can be added to a trained model (MaskDecoding), by config key, and what
-# the log calls them. They start at zero there: at a fine-tune's rate Adam would take thousands of
-# steps to move them to where they matter, so they learn NEW_PART_RATE times faster.
-NEW_PARTS = {"local_snr": "the local SNR", "refiner": "the refiner"}
-NEW_PART_MODULES = ("snr_slope.", "refiner.")
+# Parts of the decoder that can be added to a trained model (MaskDecoding): config key → (its
+# module, what the log calls it). They start at zero there: at a fine-tune's rate Adam would take
+# thousands of steps to move them to where they matter, so they learn NEW_PART_RATE times faster.
+NEW_PARTS = {"local_snr": ("snr_slope", "the local SNR"), "refiner": ("refiner", "the refiner")}
 NEW_PART_RATE = 10.0
 
 
 def parameter_groups(model):
     """The optimiser's groups: the addable parts at NEW_PART_RATE times the rate, the rest at it."""
-    new = [p for n, p in model.named_parameters() if n.startswith(NEW_PART_MODULES)]
-    rest = [p for n, p in model.named_parameters() if not n.startswith(NEW_PART_MODULES)]
+    is_new = {name: name.split(".")[0] in [module for module, _ in NEW_PARTS.values()]
+              for name, _ in model.named_parameters()}
+    new = [p for n, p in model.named_parameters() if is_new[n]]
+    rest = [p for n, p in model.named_parameters() if not is_new[n]]
     return [{"params": rest}] + ([{"params": new, "rate_scale": NEW_PART_RATE}] if new else [])
 
 
@@ -427,8 +428,8 @@ def main():
                          "bin the hidden state sets (see quell/model.py MaskDecoding); with --init from a model without "
                          "it, that model's weights start this one")
     ap.add_argument("--refiner", type=int, metavar="CHANNELS",
-                    help="a convolution across frequency after the decoder with this many channels (see quell/model.py "
-                         "MaskDecoding); with --init from a model without it, that model's weights start this one")
+                    help="after the decoder, a per-bin network of this many channels, the same weights at every bin (see "
+                         "quell/model.py MaskDecoding); with --init from a model without it, that model's weights start this one")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
@@ -509,13 +510,13 @@ def main():
             print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
     elif args.init:
         old = torch.load(args.init, map_location="cpu")
+        added = [what for key, (_, what) in NEW_PARTS.items() if config.get(key) and not old["config"].get(key)]
         if config.get("noise_floor") and not old["config"].get("noise_floor"):
             init_with_noise_floor(model, old["model"], feature_stats(model, mixer, 32, length, framing))
             print(f"fine-tuning from {args.init}, the noise floor added", flush=True)
-        elif any(config.get(part) and not old["config"].get(part) for part in NEW_PARTS):
+        elif added:
             model.load_state_dict(old["model"], strict=False)  # the new parts' last layers at zero: the old masks
-            added = [part for part in NEW_PARTS if config.get(part) and not old["config"].get(part)]
-            print(f"fine-tuning from {args.init}, added: {', '.join(NEW_PARTS[p] for p in added)}", flush=True)
+            print(f"fine-tuning from {args.init}, added: {', '.join(added)}", flush=True)
         else:
             model.load_state_dict(old["model"])  # keeps its feature statistics
             print(f"fine-tuning from {args.init}", flush=True)
