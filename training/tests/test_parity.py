@@ -60,6 +60,18 @@ def extra_loss(term, gain, noisy, clean):
     return float(with_term - without)
 
 
+def assert_part_keeps_the_masks(checkpoint, part, mag):
+    """A model with `part` (config entries) added to `checkpoint`'s weights, as train.py --init adds
+    it (the part's own weights as built, at zero), gives the checkpoint's masks."""
+    start = torch.load(checkpoint)
+    before = build(**start["config"]).eval()
+    before.load_state_dict(start["model"])
+    after = build(**{**start["config"], **part}).eval()
+    after.load_state_dict(start["model"], strict=False)
+    with torch.no_grad():
+        torch.testing.assert_close(after(mag), before(mag))
+
+
 class StreamingEqualsWholeSequence(unittest.TestCase):
     def check(self, family, dtype, tolerance):
         torch.manual_seed(0)
@@ -370,13 +382,7 @@ class RecipeRuns(unittest.TestCase):
             run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(floored, "last.pt"), "--local-snr",
                                           "--out", local], check=True, capture_output=True, text=True)
             self.assertIn("added: the local SNR", run.stdout)
-            start = torch.load(os.path.join(floored, "last.pt"))
-            before = build(**start["config"]).eval()
-            before.load_state_dict(start["model"])
-            after = build(**{**start["config"], "local_snr": True}).eval()
-            after.load_state_dict(start["model"], strict=False)
-            with torch.no_grad():
-                torch.testing.assert_close(after(mag), before(mag))
+            assert_part_keeps_the_masks(os.path.join(floored, "last.pt"), {"local_snr": True}, mag)
             ck = torch.load(os.path.join(local, "last.pt"))
             self.assertTrue(ck["config"]["local_snr"])
             self.assertEqual([g.get("rate_scale", 1.0) for g in ck["opt"]["param_groups"]], [1.0, 10.0])
@@ -390,18 +396,12 @@ class RecipeRuns(unittest.TestCase):
             self.assertNotEqual(bare.returncode, 0)
             self.assertIn("--local-snr reads each bin's log power over its noise floor", bare.stderr)
 
-            # --init PLAIN --refiner 4: the same, for the convolution across frequency after the decoder
+            # --init PLAIN --refiner 4: the same, for the per-bin network after the decoder
             refined = os.path.join(tmp, "refined")
             run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--refiner", "4",
                                           "--out", refined], check=True, capture_output=True, text=True)
             self.assertIn("added: the refiner", run.stdout)
-            start = torch.load(os.path.join(plain, "best.pt"))
-            before = build(**start["config"]).eval()
-            before.load_state_dict(start["model"])
-            after = build(**{**start["config"], "refiner": 4}).eval()
-            after.load_state_dict(start["model"], strict=False)
-            with torch.no_grad():
-                torch.testing.assert_close(after(mag), before(mag))
+            assert_part_keeps_the_masks(os.path.join(plain, "best.pt"), {"refiner": 4}, mag)
             ck = torch.load(os.path.join(refined, "last.pt"))
             self.assertEqual(ck["config"]["refiner"], 4)
             self.assertGreater(float(ck["model"]["refiner.2.weight"].abs().max()), 0.0)  # it trained
