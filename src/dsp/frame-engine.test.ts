@@ -119,6 +119,29 @@ test('a late mask holds the previous one and is counted', () => {
   assert.equal(e2.lateMasks, 1);
 });
 
+test("a frame whose mask is late before the model's first mask plays closed, not open: no noise at Start", () => {
+  const x = whiteNoise(128 * 20, 0.1);
+  for (const restart of [false, true]) {
+    const engine = new FrameEngine({ ...LOW_DELAY, sampleRate: 16000, maskLatency: 1 });
+    const out = new Float32Array(128);
+    const energies: number[] = [];
+    for (let h = 0; h < 20; h++) {
+      if (restart && h === 10) engine.setModelReady(true); // a restarted model: its last masks are forgotten
+      const f = engine.pushHop(x.subarray(h * 128, h * 128 + 128));
+      // On a fresh engine the first two masks never come; after a restart, the two after it.
+      const missing = restart ? f === 10 || f === 11 : f <= 1;
+      if (f >= 1 && !missing) engine.setMask(f - 1, ones);
+      engine.pullHop(out);
+      energies.push(out.reduce((a, v) => a + v * v, 0));
+    }
+    // Output hop h plays frame h − 1; frame 0's hop and frame 10's (after the restart) are silent.
+    const quiet = restart ? energies[11] : energies[1];
+    const open = restart ? energies[9] : energies[5];
+    assert.ok(open > 0.5, `open hop ${open}`);
+    assert.ok(quiet < 1e-6 * open, `hop without a first mask ${quiet} vs ${open}`);
+  }
+});
+
 test('NaN, Inf and out-of-range samples never reach the output or the model input', () => {
   const engine = new FrameEngine({ ...SQRT_HANN, sampleRate: 16000, maskLatency: 1 });
   const x = whiteNoise(128 * 30, 0.1);

@@ -24,7 +24,8 @@ export interface FrameEngineOptions extends Framing {
  * √Hann framing, one hop plus a short taper for the low-delay one), so the output is the input
  * delayed by `delaySamples` = synthesisSize − hopSize + maskLatency·hopSize.
  * A mask that has not arrived when its frame is due is played with the previous mask held
- * (no click). The frame's first hop has then been heard, but the rest of its synthesis span is
+ * (no click), or closed (down to the floor) when the model has not sent one yet: at Start
+ * nothing is known about the sound, and noise let through then is what a user hears. The frame's first hop has then been heard, but the rest of its synthesis span is
  * still in the overlap-add buffer: if the real mask comes within one more hop, that is
  * corrected in place (`correctedMasks` counts it; with the √Hann framing the first hop of a
  * frame carries under 7 % of its energy, with the low-delay framing nearly all of it, so
@@ -97,7 +98,7 @@ export class FrameEngine {
     this.spectra = Array.from({ length: this.slots }, () => new Float32Array(2 * this.binCount));
     this.masks = Array.from({ length: this.slots }, () => new Float32Array(this.binCount));
     this.maskFrame = new Int32Array(this.slots).fill(-1);
-    this.heldMask = new Float32Array(this.binCount).fill(1);
+    this.heldMask = new Float32Array(this.binCount); // closed until the model's first mask
     this.currentMask = new Float32Array(this.binCount).fill(1);
     this.provisionalMask = new Float32Array(this.binCount);
     this.correctionMask = new Float32Array(this.binCount);
@@ -125,6 +126,7 @@ export class FrameEngine {
   /** False while no model can answer (failed to load, worker crashed): pass audio through. */
   setModelReady(ready: boolean): void {
     this.modelReady = ready;
+    if (ready) this.heldMask.fill(0); // a (re)started model has said nothing yet about this sound
     this.lateInARow = 0;
     this.readyFrom = this.framesPushed;
     this.provisionalFrame = -1;

@@ -24,6 +24,8 @@ let ring: FrameRing | null = null;
  * audio of the moment instead of starting cold (a recurrent model takes seconds to settle).
  */
 const HISTORY_SECONDS = 1.5;
+/** Steps run at load, before any frame: enough for the wasm engine to have optimised the step. */
+const WARM_UP_STEPS = 500;
 let history = new Float32Array(0);
 let historyFrames = 0;
 let historyNext = 0;
@@ -44,11 +46,12 @@ async function load(cardUrl: string, wasmPaths?: string): Promise<void> {
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
   const loaded = await loadRunnerFromUrl(ort, cardUrl, (phase) => scope.postMessage({ type: 'loading', phase }));
   mask = new Float32Array(binCount(loaded.card));
-  // The first runs compile and size ORT's kernels (milliseconds each): do them now, not on
-  // the first frames of the stream, which would then miss their deadline.
+  // The first runs compile and size ORT's kernels (milliseconds each), and the engine compiles
+  // the hot wasm optimised only after some hundreds of runs: do them all now, not on the first
+  // frames of the stream, which would then miss their deadline and let the noise through.
   scope.postMessage({ type: 'loading', phase: 'warming up' });
   const quiet = new Float32Array(mask.length).fill(1e-4); // not zeros: those are not stepped
-  for (let i = 0; i < 20; i++) await loaded.step(quiet, mask);
+  for (let i = 0; i < WARM_UP_STEPS; i++) await loaded.step(quiet, mask);
   loaded.reset();
   runner = loaded;
   card = loaded.card;

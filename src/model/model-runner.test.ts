@@ -67,13 +67,14 @@ test('frames of digital silence hold the state: what follows a muted microphone 
   const card = readModelIndex(models).defaultCard;
   const fresh = await loadRunner(card);
   const muted = await loadRunner(card);
-  const mask = new Float32Array(257);
+  const mask = new Float32Array(257).fill(1);
   const expected = new Float32Array(257);
   for (let i = 0; i < 80; i++) {
     await muted.step(new Float32Array(257), mask);
+    // What the engine would hold if the first real frame's mask came late: closed, not open.
     assert.ok(
-      mask.every((m) => m === 1),
-      'nothing to remove from silence: the mask passes it',
+      mask.every((m) => m === 0),
+      'silence on a fresh stream answers a closed mask',
     );
   }
   assert.ok(muted.stateValues().every((s) => s.every((v) => v === 0)));
@@ -83,6 +84,13 @@ test('frames of digital silence hold the state: what follows a muted microphone 
     await muted.step(noise, mask);
     assert.deepEqual(mask, expected);
   }
+  // A pause after sound answers the last mask the model gave, and reset forgets it.
+  const last = mask.slice();
+  await muted.step(new Float32Array(257), mask);
+  assert.deepEqual(mask, last);
+  muted.reset();
+  await muted.step(new Float32Array(257), mask);
+  assert.ok(mask.every((m) => m === 0));
 });
 
 test('a file that opens with digital silence is denoised as if the silence were not there', async () => {

@@ -22,6 +22,8 @@ export class ModelRunner {
   private readonly inputData: Float32Array;
   private readonly zeroStates: OrtModule.Tensor[];
   private states: OrtModule.Tensor[];
+  /** The mask of the last frame stepped (zeros on a fresh stream): a silent frame's answer. */
+  private readonly lastMask: Float32Array;
   private readonly feeds: Record<string, OrtModule.Tensor>;
 
   private constructor(ort: Ort, session: OrtModule.InferenceSession, card: ModelCard) {
@@ -31,6 +33,7 @@ export class ModelRunner {
     const bins = binCount(card);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
     this.inputData = new Float32Array(bins);
+    this.lastMask = new Float32Array(bins);
     this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(size(s.shape)), s.shape));
     this.states = [...this.zeroStates];
     this.feeds = { [card.input.name]: new ort.Tensor('float32', this.inputData, card.input.shape) };
@@ -62,6 +65,7 @@ export class ModelRunner {
   /** Zero every state tensor (a new stream, or a model switch). */
   reset(): void {
     this.states = [...this.zeroStates];
+    this.lastMask.fill(0);
   }
 
   /** Run one step: magnitudes (fftSize/2+1) in, gain mask written to maskOut. A frame of exact zeros is not stepped. */
@@ -77,8 +81,11 @@ export class ModelRunner {
       // Digital silence (a microphone opening or muted, a file's leading zeros) holds the state:
       // it says nothing about the voice or the noise, and stepping on it would pull the level
       // normalisation's running mean down to the log floor, so the noise that follows would look
-      // far louder than the recent past and pass for a second. Nothing to remove: mask of ones.
-      maskOut.fill(1);
+      // far louder than the recent past and pass for a second. The mask of a silent frame changes
+      // nothing heard, but it is what the engine holds if the next frame's mask is late (the first
+      // real steps after a pause are the slowest): so it is the last mask the model gave, and
+      // closed on a fresh stream, never an open one that would let the first noise through.
+      maskOut.set(this.lastMask);
       return;
     }
     const { card, feeds } = this;
@@ -107,6 +114,7 @@ export class ModelRunner {
       return;
     }
     this.states = next;
+    this.lastMask.set(maskOut);
   }
 
   /** The current state tensors' values, for tests. */
