@@ -46,13 +46,16 @@ def rms(x):
 class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
-    def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None):
+    def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None,
+                 noise_after_speech=0.0):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
         mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
-        each utterance (None: as recorded)."""
+        each utterance (None: as recorded); noise_after_speech: the share of mixtures where the
+        talker stops and another noise takes over (see item)."""
         self.snr_range = tuple(snr_range)
         self.speed_range = speed_range
+        self.noise_after_speech = noise_after_speech
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -227,6 +230,10 @@ class Mixer:
                 # model must not take a quiet beginning as proof that whatever follows is speech.
                 onset = int(self.rng.uniform(0.05, 0.6) * length)
                 noise[:onset] *= 10 ** (self.rng.uniform(-80, -20) / 20)
+        # Tested first and short-circuited, so that with the share at zero the random draws (and the
+        # evaluation sets made from a seed) stay what they were.
+        if self.noise_after_speech and kind == "mix" and self.rng.random() < self.noise_after_speech:
+            speech, noise = self.noise_takes_over(speech, noise)
         if self.rng.random() < 0.7:
             speech, noise = self.eq(speech, noise)
         if kind == "mix" and self.rng.random() < 0.15:
@@ -251,6 +258,20 @@ class Mixer:
             mix[start:stop] = 0
             speech[start:stop] = 0
         return mix.astype(np.float32), speech.astype(np.float32)
+
+    def noise_takes_over(self, speech, noise):
+        """The talker stops and another noise starts, as loud as the voice was give or take 10 dB: a
+        door, a knock, a fan after a sentence. A model that has just heard a voice at some level
+        must not pass whatever comes next at that level as more of it."""
+        length = len(speech)
+        cut = int(self.rng.uniform(0.3, 0.8) * length)
+        level = rms(speech[:cut]) * 10 ** (self.rng.uniform(-10, 10) / 20)
+        speech, noise = speech.copy(), noise.copy()
+        speech[cut:] = 0
+        tail = self.noise_segment(length - cut)
+        fade = np.minimum(1, np.arange(length - cut) / (0.01 * SAMPLE_RATE))  # no click at the cut
+        noise[cut:] = noise[cut:] * (1 - fade) + tail / (rms(tail) + 1e-9) * level * fade
+        return speech, noise
 
     def batch(self, size, length):
         pairs = [self.item(length) for _ in range(size)]

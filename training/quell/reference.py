@@ -35,7 +35,8 @@ def denoise(model, x, framing=FRAMING):
     spec, mag = magnitudes(x, framing)
     mag32 = mag.astype(np.float32)
     # the engine does not step the model on digital silence (a frame of exact zeros): its state
-    # is held and its mask is ones, so the model runs on the other frames only
+    # is held and its mask changes nothing heard (zeros in, zeros out), so the model runs on the
+    # other frames only
     sound = (mag32 != 0).any(axis=1)
     mask = np.ones_like(mag)
     with torch.no_grad():

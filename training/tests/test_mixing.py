@@ -39,5 +39,33 @@ class SpeedTest(unittest.TestCase):
             self.assertLess(abs(len(played) - len(tone) / speed), 2)
 
 
+class NoiseAfterSpeechTest(unittest.TestCase):
+    def test_the_talker_stops_and_a_noise_about_as_loud_takes_over(self):
+        speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+        rng = np.random.default_rng(0)
+        voice = np.concatenate([np.zeros(100), rng.standard_normal(15900)]).astype(np.float32) * 0.1
+        quiet_noise = rng.standard_normal(16000).astype(np.float32) * 1e-3
+        mixer = Mixer(speech, noise, seed=5)
+        for _ in range(20):
+            kept, noise_out = mixer.noise_takes_over(voice, quiet_noise)
+            stopped = np.flatnonzero(kept[100:] == 0)
+            self.assertGreater(len(stopped), 0, "the talker never stopped")
+            cut = 100 + stopped[0]
+            self.assertTrue(0.25 * 16000 < cut < 0.85 * 16000, f"cut at {cut}")
+            self.assertTrue(np.all(kept[cut:] == 0))
+            np.testing.assert_array_equal(kept[:cut], voice[:cut])
+            after = noise_out[cut + 200:]  # past the 10 ms crossfade
+            level_db = 10 * np.log10(np.mean(after ** 2) / np.mean(voice[:cut] ** 2))
+            self.assertLess(abs(level_db), 10.5, f"the noise that took over is {level_db:.1f} dB from the voice")
+
+    def test_with_no_share_the_mixtures_are_the_ones_made_before(self):
+        # evaluation sets are made from a seed: the option must not move their random draws
+        speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+        before = Mixer(speech, noise, seed=9).batch(4, 8000)
+        after = Mixer(speech, noise, seed=9, noise_after_speech=0.0).batch(4, 8000)
+        for a, b in zip(before, after):
+            np.testing.assert_array_equal(a, b)
+
+
 if __name__ == "__main__":
     unittest.main()
