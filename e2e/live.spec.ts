@@ -279,7 +279,10 @@ test('from Start, noise alone is held down from the first quarter second, and fu
     const d = Math.round(st.delaySeconds * cap.sampleRate);
     const first = cap.output.findIndex((v) => v !== 0); // the first processed audio
     const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
-    console.log(`noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB`);
+    console.log(
+      `noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB ` +
+        `(late masks ${st.stats!.lateMasks}, caught up ${st.stats!.correctedMasks}; worker frames behind ${st.stats!.allSteps?.framesBehind.join(' ')})`,
+    );
     expect(reductions.length).toBeGreaterThan(8);
     // The recurrent state starts empty, so the first quarter second is suppressed less. Chromium's
     // microphone opens with digital silence, which the engine does not step the model on: stepped

@@ -1,8 +1,12 @@
 import { SpectralProcessor } from './spectral';
 import { type Framing, synthesisSizeOf } from './window';
 
-/** Late masks in a row after which the model is taken to be gone (worker crashed or stalled). */
-const STARVED_AFTER = 6;
+/**
+ * How long masks may be missing in a row before the model is taken to be gone (worker stalled)
+ * and the engine crossfades to bypass. Shorter stalls (a garbage collection, a busy core) hold
+ * the last mask: bypassing for them let the raw noise burst through for as long as they lasted.
+ */
+const STARVED_AFTER_SECONDS = 0.2;
 
 export interface FrameEngineOptions extends Framing {
   sampleRate: number;
@@ -24,14 +28,14 @@ export interface FrameEngineOptions extends Framing {
  * √Hann framing, one hop plus a short taper for the low-delay one), so the output is the input
  * delayed by `delaySamples` = synthesisSize − hopSize + maskLatency·hopSize.
  * A mask that has not arrived when its frame is due is played with the previous mask held
- * (no click), or closed (down to the floor) when the model has not sent one yet: at Start
- * nothing is known about the sound, and noise let through then is what a user hears. The frame's first hop has then been heard, but the rest of its synthesis span is
+ * (no click). The frame's first hop has then been heard, but the rest of its synthesis span is
  * still in the overlap-add buffer: if the real mask comes within one more hop, that is
  * corrected in place (`correctedMasks` counts it; with the √Hann framing the first hop of a
  * frame carries under 7 % of its energy, with the low-delay framing nearly all of it, so
  * there the held mask is what is heard). A mask that misses
- * that too is "late": the held mask stays, and `lateMasks` counts it. After several late
- * masks in a row the engine crossfades to bypass on its own until masks return.
+ * that too is "late": the held mask stays, and `lateMasks` counts it. After
+ * STARVED_AFTER_SECONDS of late masks in a row the engine crossfades to bypass on its own until
+ * masks return.
  * Bypass is a crossfade to the input delayed by the same amount through a delay line, so
  * switching never shifts the audio in time. Non-finite samples become 0 and everything is
  * clamped to [-1, 1] before it reaches the model or the output.
@@ -71,11 +75,12 @@ export class FrameEngine {
   private fade = 1; // 0 = bypass, 1 = processed
   private fadeTarget = 1;
   private readonly fadeStep: number;
+  private readonly starvedAfter: number; // hops
   private enabled = true;
   private modelReady = true;
   /** Masks have stopped on purpose (holdLastMask): neither late nor starved. */
   private holding = false;
-  /** Masks missed in a row; past STARVED_AFTER the engine crossfades to bypass by itself. */
+  /** Masks missed in a row; past starvedAfter the engine crossfades to bypass by itself. */
   private lateInARow = 0;
   /** First frame pushed after the model became ready: earlier frames have no mask coming. */
   private readyFrom = 0;
@@ -98,7 +103,7 @@ export class FrameEngine {
     this.spectra = Array.from({ length: this.slots }, () => new Float32Array(2 * this.binCount));
     this.masks = Array.from({ length: this.slots }, () => new Float32Array(this.binCount));
     this.maskFrame = new Int32Array(this.slots).fill(-1);
-    this.heldMask = new Float32Array(this.binCount); // closed until the model's first mask
+    this.heldMask = new Float32Array(this.binCount).fill(1);
     this.currentMask = new Float32Array(this.binCount).fill(1);
     this.provisionalMask = new Float32Array(this.binCount);
     this.correctionMask = new Float32Array(this.binCount);
@@ -106,6 +111,7 @@ export class FrameEngine {
     this.overlap = new Float32Array(this.synthesisSize);
     this.dryLine = new Float32Array(this.delaySamples + o.hopSize);
     this.fadeStep = 1 / Math.max(1, ((o.fadeMs ?? 10) / 1000) * o.sampleRate);
+    this.starvedAfter = Math.ceil((STARVED_AFTER_SECONDS * o.sampleRate) / o.hopSize);
   }
 
   /** Processing on or off (crossfaded). The model keeps stepping either way, so its state stays warm. */
@@ -120,13 +126,12 @@ export class FrameEngine {
 
   /** True while masks have stopped coming (the output is bypassed until they return). */
   get isStarved(): boolean {
-    return this.lateInARow >= STARVED_AFTER;
+    return this.lateInARow >= this.starvedAfter;
   }
 
   /** False while no model can answer (failed to load, worker crashed): pass audio through. */
   setModelReady(ready: boolean): void {
     this.modelReady = ready;
-    if (ready) this.heldMask.fill(0); // a (re)started model has said nothing yet about this sound
     this.lateInARow = 0;
     this.readyFrom = this.framesPushed;
     this.provisionalFrame = -1;
