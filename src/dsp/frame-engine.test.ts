@@ -6,20 +6,40 @@ import { LOW_DELAY, SQRT_HANN } from './test-framings';
 
 const ones = new Float32Array(257).fill(1);
 
-/** Stream x through an engine; masks are delivered `maskLatency` hops late, as the worker would. */
-function stream(engine: FrameEngine, x: Float32Array, mask: (frame: number) => Float32Array = () => ones): Float32Array {
+/**
+ * Stream x through an engine; masks are delivered `maskLatency` hops late, as the worker would,
+ * except where `mask` gives none (a mask that never comes). `beforeHop` runs before each hop.
+ */
+function stream(
+  engine: FrameEngine,
+  x: Float32Array,
+  mask: (frame: number) => Float32Array | null = () => ones,
+  beforeHop?: (hop: number) => void,
+): Float32Array {
   const hop = engine.hopSize;
   const y = new Float32Array(x.length);
   const pending: number[] = [];
   for (let start = 0; start + hop <= x.length; start += hop) {
+    beforeHop?.(start / hop);
     pending.push(engine.pushHop(x.subarray(start, start + hop)));
     while (pending.length > engine.maskLatency) {
       const f = pending.shift()!;
-      engine.setMask(f, mask(f));
+      const m = mask(f);
+      if (m) engine.setMask(f, m);
     }
     engine.pullHop(y.subarray(start, start + hop));
   }
   return y;
+}
+
+/** Output over input energy of each hop, in dB. */
+function hopGainsDb(x: Float32Array, y: Float32Array, hop: number): number[] {
+  const gains: number[] = [];
+  for (let start = 0; start + hop <= x.length; start += hop) {
+    const energy = (v: Float32Array) => v.subarray(start, start + hop).reduce((a, s) => a + s * s, 0);
+    gains.push(10 * Math.log10(energy(y) / energy(x)));
+  }
+  return gains;
 }
 
 function maxDelayedError(x: Float32Array, y: Float32Array, delay: number): number {
@@ -130,20 +150,17 @@ function hopsAroundReady(readyAt: number, lostAt?: number): number[] {
   const quarter = new Float32Array(257).fill(0.25);
   const engine = new FrameEngine({ ...LOW_DELAY, sampleRate: 16000, maskLatency: 1, fadeMs: 5 });
   if (lostAt === undefined) engine.setModelReady(false); // as the worklet builds it: bypass until the model loads
-  const out = new Float32Array(128);
-  const gains: number[] = [];
-  for (let h = 0; h < 20; h++) {
-    if (h === lostAt) engine.setModelReady(false);
-    if (h === readyAt) engine.setModelReady(true);
-    const f = engine.pushHop(x.subarray(h * 128, h * 128 + 128));
-    const frame = f - 1; // its mask comes now, if the model answered it
-    const answered = (lostAt !== undefined && frame < lostAt - 1) || frame >= readyAt + 2;
-    if (frame >= 0 && answered) engine.setMask(frame, quarter);
-    engine.pullHop(out);
-    const input = x.subarray(h * 128, h * 128 + 128).reduce((a, v) => a + v * v, 0);
-    gains.push(10 * Math.log10(out.reduce((a, v) => a + v * v, 0) / input));
-  }
-  return gains;
+  const answered = (frame: number) => (lostAt !== undefined && frame < lostAt - 1) || frame >= readyAt + 2;
+  const y = stream(
+    engine,
+    x,
+    (frame) => (answered(frame) ? quarter : null),
+    (h) => {
+      if (h === lostAt) engine.setModelReady(false);
+      if (h === readyAt) engine.setModelReady(true);
+    },
+  );
+  return hopGainsDb(x, y, 128);
 }
 
 test('at Start and after a restart, first masks late are no gap in the sound', () => {
@@ -169,16 +186,12 @@ test('a stall of the model under 200 ms holds the last mask; a longer one bypass
   ] as const) {
     const x = whiteNoise(128 * 120, 0.1);
     const engine = new FrameEngine({ ...LOW_DELAY, sampleRate: 16000, maskLatency: 1 });
-    const out = new Float32Array(128);
-    const gainDb: number[] = [];
-    for (let h = 0; h < 120; h++) {
-      const f = engine.pushHop(x.subarray(h * 128, h * 128 + 128));
-      const stalled = f - 1 >= 40 && f - 1 < 40 + stallHops;
-      if (f >= 1 && !stalled) engine.setMask(f - 1, quarter);
-      engine.pullHop(out);
-      const input = x.subarray(h * 128, h * 128 + 128).reduce((a, v) => a + v * v, 0);
-      gainDb.push(10 * Math.log10(out.reduce((a, v) => a + v * v, 0) / input));
-    }
+    const stalled = (frame: number) => frame >= 40 && frame < 40 + stallHops;
+    const gainDb = hopGainsDb(
+      x,
+      stream(engine, x, (frame) => (stalled(frame) ? null : quarter)),
+      128,
+    );
     const during = gainDb.slice(42, 41 + stallHops);
     const loudest = Math.max(...during);
     if (bypassed) assert.ok(loudest > -1, `a stalled model: bypass, the input's level (${loudest.toFixed(1)} dB)`);
