@@ -392,6 +392,10 @@ def main():
     ap.add_argument("--noise-after-speech", type=float, metavar="SHARE",
                     help="the share of training mixtures where the talker stops and another noise, about as loud as "
                          "the voice, takes over (default 0; a resumed run keeps its own)")
+    ap.add_argument("--noise-variety", type=float, metavar="SHARE",
+                    help="the share of noise segments that are struck objects, tones and alarms, or a recording "
+                         "recast as another source (faster or slower, its own EQ, in bursts, backwards; see "
+                         "Mixer.VARIED_KINDS) (default 0; a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
@@ -438,6 +442,8 @@ def main():
     args = ap.parse_args()
     if args.noise_after_speech is not None and not 0 <= args.noise_after_speech <= 1:
         ap.error(f"--noise-after-speech {args.noise_after_speech}: a share, from 0 to 1")
+    if args.noise_variety is not None and not 0 <= args.noise_variety <= 1:
+        ap.error(f"--noise-variety {args.noise_variety}: a share, from 0 to 1")
     if args.carry and args.arch == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
     if args.carry is None:
@@ -544,6 +550,9 @@ def main():
     state["noise_after_speech"] = (args.noise_after_speech if args.noise_after_speech is not None
                                    else state.get("noise_after_speech", 0.0))
     mixer.noise_after_speech = state["noise_after_speech"]
+    state["noise_variety"] = (args.noise_variety if args.noise_variety is not None
+                              else state.get("noise_variety", 0.0))
+    mixer.noise_variety = state["noise_variety"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
@@ -575,7 +584,8 @@ def main():
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
           f"level weight {state['level_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
-          f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures", flush=True)
+          f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
+          f"varied noise in {state['noise_variety']:g} of noise segments", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
@@ -670,7 +680,8 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
-                   "noise_after_speech": state["noise_after_speech"], "sdr_weight": state["sdr_weight"],
+                   "noise_after_speech": state["noise_after_speech"],
+                   "noise_variety": state["noise_variety"], "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)

@@ -47,15 +47,17 @@ class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
     def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None,
-                 noise_after_speech=0.0):
+                 noise_after_speech=0.0, noise_variety=0.0):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
         mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
         each utterance (None: as recorded); noise_after_speech: the share of mixtures where the
-        talker stops and another noise takes over (see item)."""
+        talker stops and another noise takes over (see item); noise_variety: the share of noise
+        segments drawn from the kinds of VARIED_KINDS (see noise_segment)."""
         self.snr_range = tuple(snr_range)
         self.speed_range = speed_range
         self.noise_after_speech = noise_after_speech
+        self.noise_variety = noise_variety
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -166,7 +168,104 @@ class Mixer:
             x[pos:pos + n] += burst[:length - pos]
         return x
 
+    # Sixty-odd minutes of recorded noise are a few hundred sources, and a model learns what noise is
+    # from them: a struck pan or a smoke alarm that none of them resembles passes as a voice. With
+    # `noise_variety`, that share of noise segments comes from kinds no recording here covers well.
+    VARIED_KINDS = ["strikes", "strikes", "tones", "recast", "recast", "recast"]
+
+    def strikes(self, length):
+        """Struck objects: a hammer on metal, dishes, glass, a knock on wood. Each strike rings a few
+        damped resonances at unrelated frequencies (inharmonic, unlike a voice) over a short noisy
+        attack; one object struck at a steady beat, or at random, sometimes another each time."""
+        x = np.zeros(length)
+        regular, interval = self.rng.random() < 0.5, self.rng.uniform(0.12, 1.0) * SAMPLE_RATE
+        same_object = self.rng.random() < 0.7
+        modes = None
+        t = int(self.rng.uniform(0, 0.3) * SAMPLE_RATE)
+        while t < length:
+            if modes is None or not same_object:
+                k = self.rng.integers(2, 11)
+                modes = (np.exp(self.rng.uniform(np.log(150), np.log(7500), k)),  # frequency (Hz)
+                         np.exp(self.rng.uniform(np.log(0.004), np.log(0.4), k)),  # decay time constant (s)
+                         self.rng.uniform(0.2, 1, k))  # amplitude
+            freqs, taus, amps = modes
+            n = min(length - t, int(min(1.0, 5 * taus.max()) * SAMPLE_RATE) + 1)
+            s = np.arange(n) / SAMPLE_RATE
+            ring = (amps[:, None] * np.exp(-s[None] / taus[:, None])
+                    * np.sin(2 * np.pi * freqs[:, None] * s[None] + self.rng.uniform(0, 6.3, (len(freqs), 1)))).sum(0)
+            attack = self.rng.standard_normal(n) * np.exp(-s / self.rng.uniform(0.001, 0.01)) * self.rng.uniform(0, 1)
+            x[t:t + n] += (ring / (np.abs(ring).max() + 1e-9) + attack) * 10 ** (self.rng.uniform(-6, 0) / 20)
+            gap = interval * self.rng.uniform(0.9, 1.1) if regular else self.rng.exponential(interval)
+            t += max(int(gap), int(0.03 * SAMPLE_RATE))
+        return x + self.room_tone(x)
+
+    def room_tone(self, x):
+        """A faint steady hiss, 35–60 dB under x's peak, for the gaps between bursts: a real
+        microphone never hands exact zeros between two knocks."""
+        hiss = self.colored(len(x))
+        return hiss / (rms(hiss) + 1e-12) * np.abs(x).max() * 10 ** (-self.rng.uniform(35, 60) / 20)
+
+    def tones(self, length):
+        """Beeps, alarms, sirens, whistles, a ringing phone: a tone and a few harmonics, steady,
+        wailing or sweeping, held or pulsed."""
+        t = np.arange(length) / SAMPLE_RATE
+        f0 = np.exp(self.rng.uniform(np.log(250), np.log(3500)))
+        style, rate = self.rng.integers(3), self.rng.uniform(0.2, 4)
+        octaves = self.rng.uniform(0.1, 1)
+        if style == 0:
+            freq = np.full(length, f0)
+        elif style == 1:  # a siren's wail
+            freq = f0 * 2 ** (octaves * np.sin(2 * np.pi * rate * t))
+        else:  # a repeated sweep
+            freq = f0 * 2 ** (octaves * ((rate * t) % 1))
+        phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
+        rolloff = self.rng.uniform(0.5, 3)
+        x = np.zeros(length)
+        for h in range(1, self.rng.integers(2, 7)):
+            x += np.where(h * freq < 0.95 * SAMPLE_RATE / 2, np.sin(h * phase) / h ** rolloff, 0)
+        if self.rng.random() < 0.5:  # beeping: on and off, with 5 ms ramps
+            period, duty = self.rng.uniform(0.1, 1.5), self.rng.uniform(0.2, 0.8)
+            on = ((t / period) % 1 < duty).astype(float)
+            x *= np.convolve(on, np.ones(80) / 80, mode="same")
+        return x + 0.003 * rms(x) * self.rng.standard_normal(length)
+
+    def recast(self, length):
+        """A recorded noise as another source would sound: played faster or slower (0.5–2×, its
+        pitch and pace with it), through a resonant EQ of its own, cut into bursts with a sharp
+        attack (a steady machine becomes an intermittent one), or backwards; one or more of these."""
+        src = self.noise_files[self.rng.integers(len(self.noise_files))]
+        changes = self.rng.random(4) < 0.5
+        if not changes.any():
+            changes[0] = True
+        speed_steps = int(self.rng.integers(10, 41)) if changes[0] else 20  # speed in twentieths
+        x = self.crop(src, -(-length * speed_steps // 20) + 1)
+        if speed_steps != 20:
+            x = resample_poly(x, 20, speed_steps)
+        x = np.asarray(x[:length], np.float64)
+        if changes[1]:
+            f = np.fft.rfftfreq(length, 1 / SAMPLE_RATE)
+            points = np.geomspace(50, SAMPLE_RATE / 2, 9)
+            curve = np.interp(np.log(np.maximum(f, 50)), np.log(points), self.rng.uniform(-15, 15, len(points)))
+            x = np.fft.irfft(np.fft.rfft(x) * 10 ** (curve / 20), length)
+        if changes[2]:
+            envelope = np.zeros(length)
+            t = int(self.rng.uniform(0, min(0.5 * SAMPLE_RATE, length / 2)))
+            while t < length:
+                n = min(length - t, int(self.rng.uniform(0.03, 0.6) * SAMPLE_RATE))
+                decay = self.rng.uniform(0.02, 1.0) * n
+                envelope[t:t + n] = np.exp(-np.arange(n) / decay) * np.minimum(1, np.arange(n) / 16)
+                t += n + int(self.rng.uniform(0.05, 1.0) * SAMPLE_RATE)
+            x = x * envelope
+            x = x + self.room_tone(x)
+        if changes[3]:
+            x = x[::-1]
+        return x
+
     def noise_segment(self, length):
+        # Tested first and short-circuited: with no variety, no number is drawn for it (see item).
+        if self.noise_variety and self.rng.random() < self.noise_variety:
+            kind = self.VARIED_KINDS[self.rng.integers(len(self.VARIED_KINDS))]
+            return np.asarray(getattr(self, kind)(length), np.float32)
         kind = self.NOISE_KINDS[self.rng.integers(len(self.NOISE_KINDS))]
         if kind == "file":
             x = self.crop(self.noise_files[self.rng.integers(len(self.noise_files))], length)

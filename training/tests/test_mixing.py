@@ -69,5 +69,68 @@ class NoiseAfterSpeechTest(unittest.TestCase):
         self.assertFalse(np.array_equal(off[0], drawn[0]))
 
 
+
+def frame_energy_db(x, frame=160):
+    frames = x[:len(x) // frame * frame].reshape(-1, frame)
+    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-30)
+
+
+class NoiseVarietyTest(unittest.TestCase):
+    def setUp(self):
+        self.speech, self.noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+
+    def test_strikes_are_sharp_events_over_a_faint_room_not_digital_silence(self):
+        mixer = Mixer(self.speech, self.noise, seed=6)
+        for _ in range(10):
+            x = mixer.strikes(64000)
+            self.assertEqual(len(x), 64000)
+            self.assertTrue(np.isfinite(x).all())
+            energy = frame_energy_db(x)  # 10 ms frames
+            self.assertGreater(np.max(np.diff(energy)), 15, "no strike starts sharply (15 dB within 10 ms)")
+            self.assertGreater(energy.max() - energy.min(), 20, "the strikes never die away")
+            self.assertGreater(np.min(np.abs(x[:64000 // 160 * 160]).reshape(-1, 160).max(1)), 0,
+                               "exact zeros between strikes")
+
+    def test_tones_hold_their_energy_in_a_few_bins(self):
+        mixer = Mixer(self.speech, self.noise, seed=7)
+        for _ in range(10):
+            x = mixer.tones(64000)
+            frames = x[:63488].reshape(-1, 512) * np.hanning(512)
+            power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+            loud = power.sum(1) > 1e-3 * power.sum(1).max()  # beeps' gaps aside
+            top = np.sort(power[loud], axis=1)[:, -12:].sum(1) / power[loud].sum(1)
+            self.assertGreater(np.median(top), 0.8, "a tone spread over the spectrum like a noise")
+
+    def test_a_recast_recording_keeps_its_length_and_is_played_at_half_to_twice_its_speed(self):
+        tone = np.sin(2 * np.pi * 1000 * np.arange(48000) / 16000).astype(np.float32)
+        mixer = Mixer(self.speech, [("hum:tone", tone)], seed=8)
+        peaks = []
+        for length in (100, 3000, 32000) * 20:
+            x = mixer.recast(length)
+            self.assertEqual(len(x), length)
+            self.assertTrue(np.isfinite(x).all())
+            if length == 32000:
+                peaks.append(np.argmax(np.abs(np.fft.rfft(x * np.hanning(length)))) * 16000 / length)
+        self.assertGreaterEqual(min(peaks), 480)
+        self.assertLessEqual(max(peaks), 2020)
+        self.assertGreater(max(peaks) - min(peaks), 400, f"the speed never changed: {peaks}")
+
+    def test_the_share_of_varied_noise_is_the_share_asked(self):
+        mixer = Mixer(self.speech, self.noise, seed=9, noise_variety=0.3)
+        varied = []
+        for kind in set(Mixer.VARIED_KINDS):
+            setattr(mixer, kind, lambda length, kind=kind: varied.append(kind) or np.zeros(length))
+        for _ in range(1000):
+            mixer.noise_segment(800)
+        self.assertAlmostEqual(len(varied) / 1000, 0.3, delta=0.05)
+        self.assertEqual(set(varied), set(Mixer.VARIED_KINDS))
+
+    def test_with_no_variety_no_random_number_is_drawn_for_it(self):
+        # as for --noise-after-speech: seeded evaluation sets stay the mixtures they were
+        off = Mixer(self.speech, self.noise, seed=9).batch(4, 8000)
+        drawn = Mixer(self.speech, self.noise, seed=9, noise_variety=1e-12).batch(4, 8000)
+        self.assertFalse(np.array_equal(off[0], drawn[0]))
+
+
 if __name__ == "__main__":
     unittest.main()
