@@ -1,4 +1,9 @@
 """The training mixtures: the SNR range a run asks for is the SNR its mixtures have."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import unittest
 
 import numpy as np
@@ -130,6 +135,21 @@ class NoiseVarietyTest(unittest.TestCase):
         off = Mixer(self.speech, self.noise, seed=9).batch(4, 8000)
         drawn = Mixer(self.speech, self.noise, seed=9, noise_variety=1e-12).batch(4, 8000)
         self.assertFalse(np.array_equal(off[0], drawn[0]))
+
+    def test_a_run_keeps_its_variety_when_resumed_and_a_share_out_of_range_is_refused_by_name(self):
+        train = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py"),
+                 "--synthetic", "--batch", "2", "--seconds", "1", "--hidden", "16"]
+        with tempfile.TemporaryDirectory() as tmp:
+            run = subprocess.run(train + ["--steps", "2", "--noise-variety", "0.5", "--out", tmp],
+                                 check=True, capture_output=True, text=True)
+            self.assertIn("varied noise in 0.5 of noise segments", run.stdout)
+            resumed = subprocess.run(train + ["--steps", "3", "--out", tmp], check=True, capture_output=True, text=True)
+            self.assertIn("varied noise in 0.5 of noise segments", resumed.stdout)
+            self.assertEqual(json.load(open(os.path.join(tmp, "summary.json")))["noise_variety"], 0.5)
+            refused = subprocess.run(train + ["--steps", "1", "--noise-variety", "1.5", "--out", tmp],
+                                     capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--noise-variety 1.5", refused.stderr)
 
 
 if __name__ == "__main__":
