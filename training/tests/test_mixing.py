@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from quell.data import Mixer
 from quell.synthetic import synthetic_split
+from tests.test_parity import TINY_TRAINING
 
 
 def mixture_snr_db(mix, clean):
@@ -137,8 +137,7 @@ class NoiseVarietyTest(unittest.TestCase):
         self.assertFalse(np.array_equal(off[0], drawn[0]))
 
     def test_a_run_keeps_its_variety_when_resumed_and_a_share_out_of_range_is_refused_by_name(self):
-        train = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py"),
-                 "--synthetic", "--batch", "2", "--seconds", "1", "--hidden", "16"]
+        train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
             run = subprocess.run(train + ["--steps", "2", "--noise-variety", "0.5", "--out", tmp],
                                  check=True, capture_output=True, text=True)
