@@ -180,14 +180,20 @@ test('after 20 s of audio the page shows its timing figures and late frames are 
     await expect(page.getByTestId('late-frames')).toHaveText(/^\d+/);
     await expect(page.getByTestId('delay')).toHaveText(/^\d+\.\d ms engine/);
     // Whether a mask is back in time depends on how the machine schedules its threads: none
-    // late is a benchmark target (npm run bench's 10-minute soak); here, on a shared 2-core
-    // machine, one late frame in 20 s was seen once. A stalled or broken worker makes nearly
-    // every frame late, so rare is what this checks, and that the page shows the engine's count.
+    // late is a benchmark target (npm run bench's 10-minute soak), not something a test on a
+    // shared 2-core machine can hold (a clean-clone CI run saw 35 of 2720 while other work ran).
+    // A stalled or broken worker makes nearly every frame late, so this checks that most masks
+    // come in time, and that the page shows the engine's count with the share it makes.
     // The page's count first: the engine's, read after it, can only be the same or higher.
-    const shown = Number(/^\d+/.exec((await page.getByTestId('late-frames').textContent()) ?? '')![0]);
+    const lateText = (await page.getByTestId('late-frames').textContent()) ?? '';
+    const [, shownLate, shownFrames, shownPercent] = /^(\d+) of (\d+) · (\d+(?:\.\d+)?) %/.exec(lateText) ?? [];
+    expect(shownLate, `late-frame text: ${lateText}`).toBeDefined();
+    expect(Math.abs(Number(shownPercent) - (100 * Number(shownLate)) / Number(shownFrames))).toBeLessThanOrEqual(0.05 + 1e-9); // shown to 0.1 %
     const st = await state(page);
-    expect(shown).toBeLessThanOrEqual(st.stats!.lateMasks);
-    expect(st.stats!.lateMasks).toBeLessThan(0.01 * st.stats!.frames);
+    expect(Number(shownLate)).toBeLessThanOrEqual(st.stats!.lateMasks);
+    expect(Number(shownFrames)).toBeLessThanOrEqual(st.stats!.frames);
+    console.log(`late masks: ${st.stats!.lateMasks} of ${st.stats!.frames}; page: ${lateText}`);
+    expect(st.stats!.lateMasks).toBeLessThan(0.05 * st.stats!.frames);
     expect(st.stats!.stepMedianMs).toBeGreaterThan(0);
     expect([...hosts].filter((h) => h !== '127.0.0.1:4173')).toEqual([]); // onnxruntime's wasm is served by the app
   } finally {
