@@ -4,22 +4,25 @@
 # compute time per model, so three models on two cores take longer on the clock. Re-running
 # continues each run where it stopped. A new run fine-tunes the shipped model of its family.
 # The recipe is the default GRU's last (models/README, "Two teachers, by SNR"): mixtures at
-# -10..30 dB SNR, SI-SDR weight 0.1, noise-alone weight 0.03, rate 1e-4, each item's target also
-# taught by the GRU's two teachers, blended by its SNR, so that the family table compares
-# families trained alike.
+# -10..30 dB SNR, SI-SDR weight 0.1, noise-alone weight 0.03, rate 1e-4, varied noise (struck
+# objects, tones, recast recordings) in VARIETY of noise segments, each item's target also taught
+# by the GRU's two teachers, blended by its SNR, so that the family table compares families
+# trained alike. Each run's moving average at its end is what ships, not best.pt: the validation
+# split's noise has none of the varied kinds, so it cannot rank checkpoints by what they bring.
 #   bash training/train_families.sh [MINUTES]        (default 45)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-45}"
 py=/usr/bin/python3
 teachers=training/checkpoints/gru-blend30
-recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4
+variety=0.3
+recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-variety "$variety"
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
 declare -A runs  # pid → family
 for arch in rnn lstm cnn; do
-  out="training/checkpoints/$arch-taught"
+  out="training/checkpoints/$arch-variety"
   mkdir -p "$out"
   start=()
   [ -f "$out/last.pt" ] || start=(--init "models/quell-$arch.pt")
@@ -29,7 +32,7 @@ for arch in rnn lstm cnn; do
 done
 failed=()
 for pid in "${!runs[@]}"; do
-  wait "$pid" || failed+=("${runs[$pid]} (training/checkpoints/${runs[$pid]}-taught/train.log)")
+  wait "$pid" || failed+=("${runs[$pid]} (training/checkpoints/${runs[$pid]}-variety/train.log)")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   # a run that stopped on an error exports nothing: its family keeps the model it has
@@ -37,5 +40,5 @@ if [ ${#failed[@]} -gt 0 ]; then
   exit 1
 fi
 for arch in rnn lstm cnn; do
-  $py training/export.py --checkpoint "training/checkpoints/$arch-taught/best.pt" --out "models/quell-$arch" --mask-gain auto
+  $py training/export.py --checkpoint "training/checkpoints/$arch-variety/last.pt" --averaged --out "models/quell-$arch" --mask-gain auto
 done
