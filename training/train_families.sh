@@ -3,9 +3,9 @@
 # thread each), then export them: a vanilla RNN, an LSTM and a causal dilated CNN. MINUTES counts
 # compute time per model, so three models on two cores take longer on the clock. Re-running
 # continues each run where it stopped. A new run fine-tunes the shipped model of its family.
-# The recipe is the default GRU's last (models/README, "Two teachers, by SNR"): mixtures at
+# The recipe is the default GRU's last (models/README, "Two teachers, by SNR" and "Noise variety"): mixtures at
 # -10..30 dB SNR, SI-SDR weight 0.1, noise-alone weight 0.03, rate 1e-4, varied noise (struck
-# objects, tones, recast recordings) in VARIETY of noise segments, each item's target also taught
+# objects, tones, recast recordings) in 0.3 of noise segments, each item's target also taught
 # by the GRU's two teachers, blended by its SNR, so that the family table compares families
 # trained alike. Each run's moving average at its end is what ships, not best.pt: the validation
 # split's noise has none of the varied kinds, so it cannot rank checkpoints by what they bring.
@@ -15,8 +15,7 @@ cd "$(dirname "$0")/.."
 minutes="${1:-45}"
 py=/usr/bin/python3
 teachers=training/checkpoints/gru-blend30
-variety=0.3
-recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-variety "$variety"
+recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-variety 0.3
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
