@@ -302,33 +302,61 @@ def parameter_groups(model):
     return [{"params": rest}] + ([{"params": new, "rate_scale": NEW_PART_RATE}] if new else [])
 
 
+# The validation split's own noise (files and generators of the training sources' held-out part)
+# has none of --noise-variety's kinds, so on it alone a run that learns them scores no better, or
+# worse, and best.pt would pick against them. A second, seeded part draws every noise segment
+# from those kinds: a third of the clips, about the share the recipe trains on.
+VARIED_VALIDATION_SEED = 8
+
+
 def validation_set(val_data, length, synthetic=False):
-    """The mixtures every checkpoint is scored on: fixed by the seed, so scores compare across runs.
-    128 clips: with fewer, a few ruined ones swing the mean by a decibel from one checkpoint to
-    the next. (Without babble voices: the validation set stays what it was.)"""
-    val_mixer = Mixer(*val_data, seed=7)
-    return [val_mixer.batch(8, length) for _ in range(2 if synthetic else 16)]
+    """The mixtures every checkpoint is scored on, as (noisy, clean, part) batches, fixed by the
+    seeds so scores compare across runs. "plain": 128 clips (with fewer, a few ruined ones swing
+    the mean by a decibel from one checkpoint to the next), without babble voices so that this
+    part stays what it was; "varied": 64 more, all their noise of the varied kinds."""
+    plain_mixer = Mixer(*val_data, seed=7)
+    varied_mixer = Mixer(*val_data, seed=VARIED_VALIDATION_SEED, noise_variety=1.0)
+    plain = [(*plain_mixer.batch(8, length), "plain") for _ in range(2 if synthetic else 16)]
+    varied = [(*varied_mixer.batch(8, length), "varied") for _ in range(1 if synthetic else 8)]
+    return plain + varied
+
+
+def validation_clips(val_set):
+    return sum(len(noisy) for noisy, _, _ in val_set)
 
 
 def validate(model, val_set, framing, device):
-    """Mean ΔSI-SDR of the validation mixtures from a fresh start, and (recurrent families) as one
-    stream: each batch starting where the last one left each row, as the model runs in use."""
+    """Scores of the validation set: "fresh" and "stream", the mean ΔSI-SDR of its mixtures from a
+    fresh start and (recurrent families) as one stream, each batch starting where the last one left
+    each row, as the model runs in use; "varied", the mean of both on the varied part alone;
+    "noise_removed", the median dB taken from its noise-only clips (fresh start), which ΔSI-SDR
+    cannot see: whether the pauses between words are quiet."""
     model.eval()
-    fresh, stream = [], []
+    fresh, stream, varied, removed = [], [], [], []
     after = None
     with torch.no_grad():
-        for noisy, clean in val_set:
+        for noisy, clean, part in val_set:
             n, c = torch.from_numpy(noisy).to(device), torch.from_numpy(clean).to(device)
             before = si_sdr(n, c)
-            keep = (c.pow(2).mean(-1) > 1e-9) & (before < 40)  # mixtures only
+            has_speech = c.pow(2).mean(-1) > 1e-9
+            keep = has_speech & (before < 40)  # mixtures only
             est, _, _ = enhance(model, n, framing)
             fresh.append((si_sdr(est, c) - before)[keep])
+            noise_only = ~has_speech & (n.pow(2).mean(-1) > 1e-12)
+            removed.append(10 * torch.log10(n.pow(2).sum(-1) / (est.pow(2).sum(-1) + 1e-10))[noise_only])
+            both = [fresh[-1]]
             if hasattr(model, "run"):
                 est, _, after = enhance(model, n, framing, after or model.zero_states(n.shape[0]))
                 stream.append((si_sdr(est, c) - before)[keep])
+                both.append(stream[-1])
+            if part == "varied":
+                varied.append(torch.stack(both).mean(0))
     model.train()
     fresh = float(torch.cat(fresh).mean())
-    return fresh, float(torch.cat(stream).mean()) if stream else fresh
+    stream = float(torch.cat(stream).mean()) if stream else fresh
+    return {"fresh": fresh, "stream": stream,
+            "varied": float(torch.cat(varied).mean()) if varied else float("nan"),
+            "noise_removed": float(torch.cat(removed).median()) if removed else float("nan")}
 
 
 class MixtureStream(torch.utils.data.IterableDataset):
@@ -515,7 +543,7 @@ def main():
         state = ck["state"]
         state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
-        if state.get("val_clips") != len(val_set) * len(val_set[0][0]):
+        if state.get("val_clips") != validation_clips(val_set):
             # scores on another validation set do not compare: the next checkpoint starts best.pt afresh
             state["best"] = -1e9
             print("the validation set changed since the last checkpoint; best.pt starts afresh", flush=True)
@@ -542,7 +570,7 @@ def main():
             noisy, _ = mixer.batch(32, length)
             shrink_from(model, args.shrink_from, stft(torch.from_numpy(noisy), framing).abs())
             print(f"{config['layers']}×{config['hidden']} from {args.shrink_from}", flush=True)
-    state["val_clips"] = len(val_set) * len(val_set[0][0])
+    state["val_clips"] = validation_clips(val_set)
     state["snr_range"] = args.snr or state.get("snr_range", [-5, 25])
     mixer.snr_range = tuple(state["snr_range"])
     state["speed_range"] = args.speed or state.get("speed_range")
@@ -662,17 +690,22 @@ def main():
             print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f} lr {lr:.2e} "
                   f"{state['elapsed'] / 60:.1f} min", flush=True)
         if state["step"] % 250 == 0 or last:
-            fresh, stream = validate(model, val_set, framing, device)
-            gain = (fresh + stream) / 2  # the model must do well from the first frame and after hours
+            scores = validate(model, val_set, framing, device)
+            gain = (scores["fresh"] + scores["stream"]) / 2  # the model must do well from the first frame and after hours
             ema_model.load_state_dict(ema)
-            ema_gain = sum(validate(ema_model, val_set, framing, device)) / 2
+            ema_scores = validate(ema_model, val_set, framing, device)
+            ema_gain = (ema_scores["fresh"] + ema_scores["stream"]) / 2
             state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
-                                     "val_delta_si_sdr": round(gain, 3), "fresh": round(fresh, 3), "stream": round(stream, 3),
-                                     "ema": round(ema_gain, 3)})
+                                     "val_delta_si_sdr": round(gain, 3),
+                                     **{k: round(v, 3) for k, v in scores.items()},
+                                     "ema": round(ema_gain, 3), "ema_varied": round(ema_scores["varied"], 3),
+                                     "ema_noise_removed": round(ema_scores["noise_removed"], 3)})
             if max(gain, ema_gain) > state["best"]:
                 state["best"] = max(gain, ema_gain)
                 save(os.path.join(out, "best.pt"), ema if ema_gain > gain else None)
-            print(f"  validation ΔSI-SDR {gain:.2f} dB (fresh {fresh:.2f}, stream {stream:.2f}; averaged weights {ema_gain:.2f}; "
+            print(f"  validation ΔSI-SDR {gain:.2f} dB (fresh {scores['fresh']:.2f}, stream {scores['stream']:.2f}, "
+                  f"varied noise {scores['varied']:.2f}; noise alone {scores['noise_removed']:.1f} dB removed; averaged weights "
+                  f"{ema_gain:.2f}, varied {ema_scores['varied']:.2f}, noise alone {ema_scores['noise_removed']:.1f} dB removed; "
                   f"best {state['best']:.2f})", flush=True)
             save(ckpt_path)
             with open(os.path.join(out, "history.json"), "w") as f:  # readable beside the checkpoints
