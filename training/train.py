@@ -153,6 +153,16 @@ def teacher_blend(spec, low_spec, noisy, clean):
     return w * low_spec + (1 - w) * spec
 
 
+def untaught_where_the_voice_comes_first(teacher_spec, clean, voice_first, framing):
+    """The distillation target with the clean speech's spectrum in place of the teachers' output
+    on items whose voice starts at their first sample (--speech-first): the teachers, like every
+    model of their lineage, take a voice heard from a fresh start down, by tens of dB at worst,
+    and a student taught to match them there would learn to do it too."""
+    if not voice_first.any():
+        return teacher_spec
+    return torch.where(voice_first.view(-1, 1, 1), stft(clean, framing), teacher_spec)
+
+
 def shrink_from(model, path, mag=None):
     """Start a smaller recurrent model of the same family from a trained one: fewer layers (its
     first layers kept) or narrower ones, or both. Narrower: with `mag` (magnitudes [B, T, bins] of
@@ -371,7 +381,7 @@ class MixtureStream(torch.utils.data.IterableDataset):
         if worker is not None:
             self.mixer.rng = np.random.default_rng([int(time.time()), worker.id])
         while True:
-            yield self.mixer.batch(self.batch, self.length)
+            yield self.mixer.batch_marked(self.batch, self.length)
 
 
 def to_cpu(tree):
@@ -424,6 +434,10 @@ def main():
                     help="the share of noise segments that are struck objects, tones and alarms, or a recording "
                          "recast as another source (faster or slower, its own EQ, in bursts, backwards; see "
                          "Mixer.VARIED_KINDS) (default 0; a resumed run keeps its own)")
+    ap.add_argument("--speech-first", type=float, metavar="SHARE",
+                    help="the share of training items with speech whose voice starts at their first sample, so "
+                         "that the model's first frames from a fresh start are speech (see Mixer.item) (default 0; "
+                         "a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
@@ -472,6 +486,8 @@ def main():
         ap.error(f"--noise-after-speech {args.noise_after_speech}: a share, from 0 to 1")
     if args.noise_variety is not None and not 0 <= args.noise_variety <= 1:
         ap.error(f"--noise-variety {args.noise_variety}: a share, from 0 to 1")
+    if args.speech_first is not None and not 0 <= args.speech_first <= 1:
+        ap.error(f"--speech-first {args.speech_first}: a share, from 0 to 1")
     if args.carry and args.arch == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
     if args.carry is None:
@@ -581,6 +597,8 @@ def main():
     state["noise_variety"] = (args.noise_variety if args.noise_variety is not None
                               else state.get("noise_variety", 0.0))
     mixer.noise_variety = state["noise_variety"]
+    state["speech_first"] = args.speech_first if args.speech_first is not None else state.get("speech_first", 0.0)
+    mixer.speech_first = state["speech_first"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
@@ -613,7 +631,8 @@ def main():
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
           f"level weight {state['level_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
-          f"varied noise in {state['noise_variety']:g} of noise segments", flush=True)
+          f"varied noise in {state['noise_variety']:g} of noise segments, "
+          f"a voice from the first sample in {state['speech_first']:g} of items with speech", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
@@ -660,7 +679,8 @@ def main():
         lr = state["lr"] * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr * g.get("rate_scale", 1.0)
-        noisy, clean = next(batches) if batches is not None else map(torch.from_numpy, mixer.batch(args.batch, length))
+        noisy, clean, voice_first = (next(batches) if batches is not None
+                                     else map(torch.from_numpy, mixer.batch_marked(args.batch, length)))
         keep = streams_kept(args.batch, args.reset, rng) if args.carry else None
         states = carried_states(model, after, keep) if args.carry else None
         noisy, clean = noisy.to(device), clean.to(device)
@@ -673,6 +693,7 @@ def main():
                     low_states = carried_states(low_snr_teacher, low_after, keep) if args.carry else None
                     _, low_spec, low_after = enhance(low_snr_teacher, noisy, framing, low_states)
                     teacher_spec = teacher_blend(teacher_spec, low_spec, noisy, clean)
+                teacher_spec = untaught_where_the_voice_comes_first(teacher_spec, clean, voice_first.to(device), framing)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
                                    teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
         opt.zero_grad()
@@ -714,7 +735,7 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
                    "noise_after_speech": state["noise_after_speech"],
-                   "noise_variety": state["noise_variety"], "sdr_weight": state["sdr_weight"],
+                   "noise_variety": state["noise_variety"], "speech_first": state["speech_first"], "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)

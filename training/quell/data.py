@@ -47,17 +47,20 @@ class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
     def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None,
-                 noise_after_speech=0.0, noise_variety=0.0):
+                 noise_after_speech=0.0, noise_variety=0.0, speech_first=0.0):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
         mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
         each utterance (None: as recorded); noise_after_speech: the share of mixtures where the
         talker stops and another noise takes over (see item); noise_variety: the share of noise
-        segments drawn from the kinds of VARIED_KINDS (see noise_segment)."""
+        segments drawn from the kinds of VARIED_KINDS (see noise_segment); speech_first: the share of
+        items with speech whose voice starts at their first sample (see item)."""
         self.snr_range = tuple(snr_range)
         self.speed_range = speed_range
         self.noise_after_speech = noise_after_speech
         self.noise_variety = noise_variety
+        self.speech_first = speech_first
+        self.voice_first = False  # whether the last item's voice starts at its first sample
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -74,11 +77,12 @@ class Mixer:
         self.rng = np.random.default_rng(seed)
 
     # ---- speech -------------------------------------------------------------------------
-    def speech_segment(self, length, voices=None):
+    def speech_segment(self, length, voices=None, first=False):
         """Concatenate random utterances, with natural pauses, to fill `length` samples: of the
-        training talkers, or of `voices` (a list of recordings) when given."""
+        training talkers, or of `voices` (a list of recordings) when given. `first`: the first
+        utterance starts at the first sample, else after a pause of up to half a second."""
         out = np.zeros(length, np.float32)
-        t = int(self.rng.uniform(0, 0.5) * SAMPLE_RATE)
+        t = 0 if first else int(self.rng.uniform(0, 0.5) * SAMPLE_RATE)
         while t < length:
             if voices is None:
                 group = self.speech_groups[self.rng.choice(len(self.speech_groups), p=self.group_weights)]
@@ -311,7 +315,15 @@ class Mixer:
         """One (noisy, clean) pair. kind: None (random), 'mix', 'speech_only', 'noise_only'."""
         r = self.rng.random()
         kind = kind or ("noise_only" if r < 0.1 else "speech_only" if r < 0.2 else "mix")
-        speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length)
+        # A voice from the first sample: the model's first frames, from its zero state, are speech.
+        # Otherwise they almost never are (a pause in digital silence is not stepped, but the EQ's
+        # pre-echo, a DC offset or the noise fills it), while a page that starts on a talker, or
+        # clips that begin in digital silence, give exactly that; a model that has only learnt
+        # "what I hear first is the background" takes such a voice down by tens of dB.
+        # Short-circuited like noise_after_speech: with no share, no number is drawn.
+        first = bool(self.speech_first and kind != "noise_only" and self.rng.random() < self.speech_first)
+        self.voice_first = first
+        speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length, first=first)
         if kind != "noise_only" and self.rng.random() < 0.3:
             speech = self.reverb(speech, near=True)
         noise = np.zeros(length, np.float32)
@@ -373,5 +385,13 @@ class Mixer:
         return speech, noise
 
     def batch(self, size, length):
-        pairs = [self.item(length) for _ in range(size)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        return self.batch_marked(size, length)[:2]
+
+    def batch_marked(self, size, length):
+        """(noisy, clean, voice_first): a batch, and which of its items have their voice from the
+        first sample (speech_first)."""
+        pairs, firsts = [], []
+        for _ in range(size):
+            pairs.append(self.item(length))
+            firsts.append(self.voice_first)
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), np.array(firsts)

@@ -69,12 +69,42 @@ class NoiseAfterSpeechTest(unittest.TestCase):
         # which moves every draw after it: its mixtures differ from those of no share only if no
         # share draws nothing.
         speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
-        # The same holds for --noise-variety.
+        # The same holds for --noise-variety and --speech-first.
         off = Mixer(speech, noise, seed=9).batch(4, 8000)
-        for option in ("noise_after_speech", "noise_variety"):
+        for option in ("noise_after_speech", "noise_variety", "speech_first"):
             drawn = Mixer(speech, noise, seed=9, **{option: 1e-12}).batch(4, 8000)
             self.assertFalse(np.array_equal(off[0], drawn[0]), option)
 
+
+
+class SpeechFirstTest(unittest.TestCase):
+    def test_the_voice_starts_at_the_first_sample_in_the_share_asked_and_the_batch_says_where(self):
+        speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+        mixer = Mixer(speech, noise, seed=5, speech_first=0.4)
+        noisy, clean, first = mixer.batch_marked(300, 16000)
+        # (an item muted whole by a stretch of digital silence has no voice left to start)
+        has_speech = np.abs(clean).max(-1) > 0
+        # where the voice is first within 40 dB of its peak (an EQ's pre-echo is not the voice)
+        starts = np.array([np.flatnonzero(np.abs(c) > 0.01 * np.abs(c).max())[0] if h else -1
+                           for c, h in zip(clean, has_speech)])
+        first = first & has_speech
+        # all but those whose start a muted microphone's digital silence (8 % of items) took
+        late = starts[first] >= 512  # within the first frame (the synthetic voices fade in)
+        self.assertLess(late.mean(), 0.1, f"marked items whose voice starts late: {starts[first][late]}")
+        self.assertAlmostEqual(first[has_speech].mean(), 0.4, delta=0.08)
+        # the others keep their pause before the voice: on average a quarter of a second
+        self.assertGreater(np.median(starts[has_speech & ~first]), 1000)
+
+    def test_the_teachers_are_not_matched_where_the_voice_comes_first(self):
+        from train import untaught_where_the_voice_comes_first
+        from quell.config import FRAMING
+        from quell.stft import stft
+        import torch
+        clean = torch.randn(3, 4000)
+        teacher = stft(torch.randn(3, 4000), FRAMING)
+        target = untaught_where_the_voice_comes_first(teacher, clean, torch.tensor([False, True, False]), FRAMING)
+        torch.testing.assert_close(target[1], stft(clean, FRAMING)[1])
+        torch.testing.assert_close(target[[0, 2]], teacher[[0, 2]])
 
 
 def frame_energy_db(x, frame=160):
