@@ -7,8 +7,8 @@
 # -10..30 dB SNR, SI-SDR weight 0.1, noise-alone weight 0.03, rate 1e-4, varied noise (struck
 # objects, tones, recast recordings) in 0.3 of noise segments, each item's target also taught
 # by the GRU's two teachers, blended by its SNR, so that the family table compares families
-# trained alike. Each run's moving average at its end is what ships, not best.pt: the validation
-# split's noise has none of the varied kinds, so it cannot rank checkpoints by what they bring.
+# trained alike. Each run's moving average at its end is what ships, not best.pt: validation,
+# even with its varied part, does not rank checkpoints as the unseen sources do (models/README).
 #   bash training/train_families.sh [MINUTES]        (default 45)
 set -euo pipefail
 cd "$(dirname "$0")/.."
