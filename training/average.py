@@ -58,10 +58,10 @@ def main():
     val_data = synthetic_split(np.random.default_rng(0), 10, 3) if args.synthetic else load_split(cache, "val")
     val_set = validation_set(val_data, int(4.0 * SAMPLE_RATE), args.synthetic)
     scores = validate(model, val_set, framing, torch.device("cpu"))
-    gain = (scores["fresh"] + scores["stream"]) / 2
+    gain = scores["gain"]
     step = max(s["step"] for s in sources)
     state = {**last["state"], "step": step, "elapsed": max(s["minutes"] for s in sources) * 60,
-             "history": [{"step": step, "val_delta_si_sdr": round(gain, 3), **{k: round(v, 3) for k, v in scores.items()}}]}
+             "history": [{"step": step, "val_delta_si_sdr": round(gain, 3), **{k: round(v, 3) for k, v in scores.items() if k != "gain"}}]}
     torch.save({"model": mean, "weights": "mean of " + ", ".join(args.sources), "sources": sources,
                 "state": state, "config": config}, args.out)
     print(f"mean of {len(sources)} models: validation ΔSI-SDR {gain:.2f} dB (fresh {scores['fresh']:.2f}, "
