@@ -153,14 +153,15 @@ def teacher_blend(spec, low_spec, noisy, clean):
     return w * low_spec + (1 - w) * spec
 
 
-def untaught_where_the_voice_comes_first(teacher_spec, clean, voice_first, framing):
+def clean_where_untaught(teacher_spec, clean, untaught, framing):
     """The distillation target with the clean speech's spectrum in place of the teachers' output
-    on items whose voice starts at their first sample (--speech-first): the teachers, like every
-    model of their lineage, take a voice heard from a fresh start down, by tens of dB at worst,
-    and a student taught to match them there would learn to do it too."""
-    if not voice_first.any():
+    on the items they get wrong (Mixer.untaught): the teachers, like every model of their lineage,
+    take a voice heard from a fresh start down, by tens of dB at worst (--speech-first), and pass a
+    new noise after a quiet room for seconds (--noise-after-quiet); a student taught to match them
+    there would learn to do it too."""
+    if not untaught.any():
         return teacher_spec
-    return torch.where(voice_first.view(-1, 1, 1), stft(clean, framing), teacher_spec)
+    return torch.where(untaught.view(-1, 1, 1), stft(clean, framing), teacher_spec)
 
 
 def shrink_from(model, path, mag=None):
@@ -439,6 +440,10 @@ def main():
                     help="the share of training items with speech whose voice starts at their first sample, so "
                          "that the model's first frames from a fresh start are speech (see Mixer.item) (default 0; "
                          "a resumed run keeps its own)")
+    ap.add_argument("--noise-after-quiet", type=float, metavar="SHARE",
+                    help="the share of noise onsets (a third of the items with noise start it late) whose quiet "
+                         "stretch before is another sound, a microphone's floor or a faint other noise, rather than "
+                         "the same noise quieter (see Mixer.item) (default 0; a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
@@ -489,6 +494,8 @@ def main():
         ap.error(f"--noise-variety {args.noise_variety}: a share, from 0 to 1")
     if args.speech_first is not None and not 0 <= args.speech_first <= 1:
         ap.error(f"--speech-first {args.speech_first}: a share, from 0 to 1")
+    if args.noise_after_quiet is not None and not 0 <= args.noise_after_quiet <= 1:
+        ap.error(f"--noise-after-quiet {args.noise_after_quiet}: a share, from 0 to 1")
     if args.carry and args.arch == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
     if args.carry is None:
@@ -600,6 +607,9 @@ def main():
     mixer.noise_variety = state["noise_variety"]
     state["speech_first"] = args.speech_first if args.speech_first is not None else state.get("speech_first", 0.0)
     mixer.speech_first = state["speech_first"]
+    state["noise_after_quiet"] = (args.noise_after_quiet if args.noise_after_quiet is not None
+                                  else state.get("noise_after_quiet", 0.0))
+    mixer.noise_after_quiet = state["noise_after_quiet"]
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
@@ -633,7 +643,8 @@ def main():
           f"level weight {state['level_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
           f"varied noise in {state['noise_variety']:g} of noise segments, "
-          f"a voice from the first sample in {state['speech_first']:g} of items with speech", flush=True)
+          f"a voice from the first sample in {state['speech_first']:g} of items with speech, "
+          f"another sound before a late noise in {state['noise_after_quiet']:g} of them", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
     if teacher is not None:
@@ -680,8 +691,8 @@ def main():
         lr = state["lr"] * min(1.0, (state["step"] + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr * g.get("rate_scale", 1.0)
-        noisy, clean, voice_first = (next(batches) if batches is not None
-                                     else map(torch.from_numpy, mixer.batch_marked(args.batch, length)))
+        noisy, clean, untaught = (next(batches) if batches is not None
+                                  else map(torch.from_numpy, mixer.batch_marked(args.batch, length)))
         keep = streams_kept(args.batch, args.reset, rng) if args.carry else None
         states = carried_states(model, after, keep) if args.carry else None
         noisy, clean = noisy.to(device), clean.to(device)
@@ -694,7 +705,7 @@ def main():
                     low_states = carried_states(low_snr_teacher, low_after, keep) if args.carry else None
                     _, low_spec, low_after = enhance(low_snr_teacher, noisy, framing, low_states)
                     teacher_spec = teacher_blend(teacher_spec, low_spec, noisy, clean)
-                teacher_spec = untaught_where_the_voice_comes_first(teacher_spec, clean, voice_first.to(device), framing)
+                teacher_spec = clean_where_untaught(teacher_spec, clean, untaught.to(device), framing)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
                                    teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
         opt.zero_grad()
@@ -736,7 +747,8 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
                    "noise_after_speech": state["noise_after_speech"],
-                   "noise_variety": state["noise_variety"], "speech_first": state["speech_first"], "sdr_weight": state["sdr_weight"],
+                   "noise_variety": state["noise_variety"], "speech_first": state["speech_first"],
+                   "noise_after_quiet": state["noise_after_quiet"], "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)

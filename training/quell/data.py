@@ -47,20 +47,25 @@ class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
     def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None,
-                 noise_after_speech=0.0, noise_variety=0.0, speech_first=0.0):
+                 noise_after_speech=0.0, noise_variety=0.0, speech_first=0.0, noise_after_quiet=0.0):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
         mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
         each utterance (None: as recorded); noise_after_speech: the share of mixtures where the
         talker stops and another noise takes over (see item); noise_variety: the share of noise
         segments drawn from the kinds of VARIED_KINDS (see noise_segment); speech_first: the share of
-        items with speech whose voice starts at their first sample (see item)."""
+        items with speech whose voice starts at their first sample (see item); noise_after_quiet: the
+        share of noise onsets whose quiet stretch before them is another sound, not the same noise
+        quieter (see item)."""
         self.snr_range = tuple(snr_range)
         self.speed_range = speed_range
         self.noise_after_speech = noise_after_speech
         self.noise_variety = noise_variety
         self.speech_first = speech_first
-        self.voice_first = False  # whether the last item's voice starts at its first sample
+        self.noise_after_quiet = noise_after_quiet
+        # Whether the last item is one the teachers get wrong (a voice from its first sample, a new
+        # noise after a quiet room): training matches the clean speech there, not their output.
+        self.untaught = False
         pairs = [x if isinstance(x, tuple) else ("all", x) for x in speech]
         self.speech = [a for _, a in pairs]
         # Draw a source first, weighted by the square root of its duration, then a clip: a
@@ -322,7 +327,7 @@ class Mixer:
         # "what I hear first is the background" takes such a voice down by tens of dB.
         # Short-circuited like noise_after_speech: with no share, no number is drawn.
         first = bool(self.speech_first and kind != "noise_only" and self.rng.random() < self.speech_first)
-        self.voice_first = first
+        self.untaught = first
         speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length, first=first)
         if kind != "noise_only" and self.rng.random() < 0.3:
             speech = self.reverb(speech, near=True)
@@ -340,7 +345,16 @@ class Mixer:
                 # Noise that starts after a quiet stretch (a fan switched on, a mic unmuted): the
                 # model must not take a quiet beginning as proof that whatever follows is speech.
                 onset = int(self.rng.uniform(0.05, 0.6) * length)
-                noise[:onset] *= 10 ** (self.rng.uniform(-80, -20) / 20)
+                # Short-circuited too. The same noise quieter teaches a level change; another
+                # sound before it (a microphone's own floor, a faint other noise) teaches that a
+                # noise the room has not held before is still noise: a model that has learnt only
+                # the first passes a fan switched on in a quiet room for seconds, as a voice.
+                if self.noise_after_quiet and self.rng.random() < self.noise_after_quiet:
+                    before = self.colored(onset) if self.rng.random() < 0.5 else self.noise_segment(onset)
+                    noise[:onset] = before / (rms(before) + 1e-9) * rms(noise) * 10 ** (self.rng.uniform(-60, -20) / 20)
+                    self.untaught = True
+                else:
+                    noise[:onset] *= 10 ** (self.rng.uniform(-80, -20) / 20)
         # Tested first and short-circuited, so that with the share at zero the random draws (and the
         # evaluation sets made from a seed) stay what they were.
         if self.noise_after_speech and kind == "mix" and self.rng.random() < self.noise_after_speech:
@@ -388,10 +402,10 @@ class Mixer:
         return self.batch_marked(size, length)[:2]
 
     def batch_marked(self, size, length):
-        """(noisy, clean, voice_first): a batch, and which of its items have their voice from the
-        first sample (speech_first)."""
-        pairs, firsts = [], []
+        """(noisy, clean, untaught): a batch, and which of its items the teachers get wrong (see
+        `untaught`)."""
+        pairs, marks = [], []
         for _ in range(size):
             pairs.append(self.item(length))
-            firsts.append(self.voice_first)
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), np.array(firsts)
+            marks.append(self.untaught)
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), np.array(marks)

@@ -69,10 +69,11 @@ class NoiseAfterSpeechTest(unittest.TestCase):
         # which moves every draw after it: its mixtures differ from those of no share only if no
         # share draws nothing.
         speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
-        # The same holds for --noise-variety and --speech-first.
-        off = Mixer(speech, noise, seed=9).batch(4, 8000)
-        for option in ("noise_after_speech", "noise_variety", "speech_first"):
-            drawn = Mixer(speech, noise, seed=9, **{option: 1e-12}).batch(4, 8000)
+        # The same holds for --noise-variety, --speech-first and --noise-after-quiet (drawn only for
+        # the items whose noise starts late, so the batch is large enough to hold some).
+        off = Mixer(speech, noise, seed=9).batch(16, 8000)
+        for option in ("noise_after_speech", "noise_variety", "speech_first", "noise_after_quiet"):
+            drawn = Mixer(speech, noise, seed=9, **{option: 1e-12}).batch(16, 8000)
             self.assertFalse(np.array_equal(off[0], drawn[0]), option)
 
 
@@ -95,16 +96,57 @@ class SpeechFirstTest(unittest.TestCase):
         # the others keep their pause before the voice: on average a quarter of a second
         self.assertGreater(np.median(starts[has_speech & ~first]), 1000)
 
-    def test_the_teachers_are_not_matched_where_the_voice_comes_first(self):
-        from train import untaught_where_the_voice_comes_first
+    def test_the_teachers_are_not_matched_where_they_are_untaught(self):
+        from train import clean_where_untaught
         from quell.config import FRAMING
         from quell.stft import stft
         import torch
         clean = torch.randn(3, 4000)
         teacher = stft(torch.randn(3, 4000), FRAMING)
-        target = untaught_where_the_voice_comes_first(teacher, clean, torch.tensor([False, True, False]), FRAMING)
+        target = clean_where_untaught(teacher, clean, torch.tensor([False, True, False]), FRAMING)
         torch.testing.assert_close(target[1], stft(clean, FRAMING)[1])
         torch.testing.assert_close(target[[0, 2]], teacher[[0, 2]])
+
+
+class NoiseAfterQuietTest(unittest.TestCase):
+    def test_a_late_noise_follows_another_quiet_sound_in_the_share_asked_and_the_batch_marks_it(self):
+        speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+        for share in (0.0, 1.0):
+            mixer = Mixer(speech, noise, seed=5, noise_after_quiet=share)
+            marked, quiet_first = 0, 0
+            for _ in range(300):
+                mix, _ = mixer.item(32000, kind="noise_only")
+                if not mixer.untaught:
+                    continue
+                marked += 1
+                # before the earliest onset (a twentieth of the item) the room is quiet, not silent
+                head, tail = mix[:1500] - mix[:1500].mean(), mix[16000:] - mix[16000:].mean()
+                quiet_first += 0 < np.mean(head ** 2) < np.mean(tail ** 2) * 10 ** -1.5
+            if share == 0.0:
+                self.assertEqual(marked, 0, "the same noise quieter is what the teachers know: unmarked")
+            else:
+                # a third of the items with noise start it late (Mixer.item), and with the whole
+                # share each of them after another sound
+                self.assertAlmostEqual(marked / 300, 0.3, delta=0.07)
+                # less the few that a muted microphone's digital silence or a burst in the tail took
+                self.assertGreater(quiet_first / marked, 0.85, f"{quiet_first} of {marked}")
+
+    def test_the_quiet_stretch_is_not_the_noise_itself_quieter(self):
+        # A hum before a hum would teach a level change again: the stretch before a late noise,
+        # brought up to the noise's level, has a spectrum of its own.
+        speech, noise = synthetic_split(np.random.default_rng(3), n_speech=10, n_noise=4)
+        hum = Mixer(speech, noise, seed=1).hum(32000).astype(np.float32)
+        mixer = Mixer(speech, [("hum:a", hum)], seed=8, noise_after_quiet=1.0)
+        mixer.NOISE_KINDS = ["file"]
+        differs = 0
+        for _ in range(100):
+            mix, _ = mixer.item(32000, kind="noise_only")
+            if not mixer.untaught:
+                continue
+            spectrum = lambda x: np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2 + 1e-20)
+            head, tail = mix[:1600], mix[-1600:]
+            differs += np.corrcoef(spectrum(head - head.mean()), spectrum(tail - tail.mean()))[0, 1] < 0.9
+        self.assertGreater(differs, 10)
 
 
 def frame_energy_db(x, frame=160):
