@@ -5,9 +5,10 @@
 # continues each run where it stopped. A new run fine-tunes the shipped model of its family.
 # The recipe is the default GRU's last (models/README, "Two teachers, by SNR" and "Noise variety"): mixtures at
 # -10..30 dB SNR, SI-SDR weight 0.1, noise-alone weight 0.03, rate 1e-4, varied noise (struck
-# objects, tones, recast recordings) in 0.3 of noise segments, each item's target also taught
-# by the GRU's two teachers, blended by its SNR, so that the family table compares families
-# trained alike. Each run's moving average at its end is what ships, not best.pt: validation,
+# objects, tones, recast recordings) in 0.3 of noise segments, a noise that starts late after
+# another quiet sound in 0.7 of late onsets (models/README, "A new noise after a quiet room"),
+# each item's target also taught by the GRU's two teachers, blended by its SNR, so that the
+# family table compares families trained alike. Each run's moving average at its end is what ships, not best.pt: validation,
 # even with its varied part, does not rank checkpoints as the unseen sources do (models/README).
 #   bash training/train_families.sh [MINUTES]        (default 45)
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 minutes="${1:-45}"
 py=/usr/bin/python3
 teachers=training/checkpoints/gru-blend30
-recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-variety 0.3
+recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-variety 0.3 --noise-after-quiet 0.7
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
