@@ -412,6 +412,10 @@ def update_ema(ema, model):
                 ema[k].copy_(v)
 
 
+# The options that set a share of the training mixtures (Mixer's attributes of the same names).
+MIXER_SHARES = ("noise_after_speech", "noise_variety", "speech_first", "noise_after_quiet")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="gru", choices=["gru", "lstm", "rnn", "cnn"])
@@ -488,14 +492,10 @@ def main():
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
-    if args.noise_after_speech is not None and not 0 <= args.noise_after_speech <= 1:
-        ap.error(f"--noise-after-speech {args.noise_after_speech}: a share, from 0 to 1")
-    if args.noise_variety is not None and not 0 <= args.noise_variety <= 1:
-        ap.error(f"--noise-variety {args.noise_variety}: a share, from 0 to 1")
-    if args.speech_first is not None and not 0 <= args.speech_first <= 1:
-        ap.error(f"--speech-first {args.speech_first}: a share, from 0 to 1")
-    if args.noise_after_quiet is not None and not 0 <= args.noise_after_quiet <= 1:
-        ap.error(f"--noise-after-quiet {args.noise_after_quiet}: a share, from 0 to 1")
+    for share in MIXER_SHARES:
+        value = getattr(args, share)
+        if value is not None and not 0 <= value <= 1:
+            ap.error(f"--{share.replace('_', '-')} {value}: a share, from 0 to 1")
     if args.carry and args.arch == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
     if args.carry is None:
@@ -599,17 +599,10 @@ def main():
     mixer.snr_range = tuple(state["snr_range"])
     state["speed_range"] = args.speed or state.get("speed_range")
     mixer.speed_range = state["speed_range"]
-    state["noise_after_speech"] = (args.noise_after_speech if args.noise_after_speech is not None
-                                   else state.get("noise_after_speech", 0.0))
-    mixer.noise_after_speech = state["noise_after_speech"]
-    state["noise_variety"] = (args.noise_variety if args.noise_variety is not None
-                              else state.get("noise_variety", 0.0))
-    mixer.noise_variety = state["noise_variety"]
-    state["speech_first"] = args.speech_first if args.speech_first is not None else state.get("speech_first", 0.0)
-    mixer.speech_first = state["speech_first"]
-    state["noise_after_quiet"] = (args.noise_after_quiet if args.noise_after_quiet is not None
-                                  else state.get("noise_after_quiet", 0.0))
-    mixer.noise_after_quiet = state["noise_after_quiet"]
+    for share in MIXER_SHARES:  # a resumed run keeps its own unless the option is given
+        value = getattr(args, share)
+        state[share] = value if value is not None else state.get(share, 0.0)
+        setattr(mixer, share, state[share])
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
