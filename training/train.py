@@ -739,9 +739,7 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
-                   "noise_after_speech": state["noise_after_speech"],
-                   "noise_variety": state["noise_variety"], "speech_first": state["speech_first"],
-                   "noise_after_quiet": state["noise_after_quiet"], "sdr_weight": state["sdr_weight"],
+                   **{share: state[share] for share in MIXER_SHARES}, "sdr_weight": state["sdr_weight"],
                    "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
