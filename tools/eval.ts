@@ -127,26 +127,44 @@ function loadSet(name: SetName, limit: number) {
 }
 
 /**
- * A noise-alone clip is scored from several starts a fraction of a hop apart, and its attenuation
- * is their mean in dB. From a fresh start a recurrent model settles on the background differently
- * for starts a few samples apart: one clip's attenuation moves by up to 30 dB, and the median of a
- * few clips by several, with where the clip happens to fall on the frame grid. Averaged over the
- * grid's phases, the figure is the model's and not the draw's (for the peers too, on their grids).
+ * The clips scored alone from a fresh start (noise alone, clean speech alone) are run from several
+ * starts a fraction of a hop apart and scored by the mean over them. From a fresh start a recurrent
+ * model settles on what it hears differently for starts a few samples apart: one noise clip's
+ * attenuation moves by up to 30 dB, and the median of a few clips by several, with where the clip
+ * happens to fall on the frame grid. Averaged over the grid's phases, the figure is the model's and
+ * not the draw's (for the peers too, on their grids). The mixtures, many more, are run once.
  */
-const NOISE_START_OFFSETS = [0, 32, 64, 96];
+const FRESH_START_OFFSETS = [0, 32, 64, 96];
 
-/** Mean attenuation (dB) of `clip` over NOISE_START_OFFSETS, each run after `prefix` (scored on the clip alone). */
+/** `clip` from `offset` samples in, after `prefix`. */
+function startingAt(clip: Float32Array, offset: number, prefix: Float32Array): Float32Array {
+  const x = new Float32Array(prefix.length + clip.length - offset);
+  x.set(prefix);
+  x.set(clip.subarray(offset), prefix.length);
+  return x;
+}
+
+/** Mean attenuation (dB) of `clip` over FRESH_START_OFFSETS, each run after `prefix` (scored on the clip alone). */
 async function noiseAttenuation(system: System, clip: Float32Array, prefix: Float32Array = new Float32Array(0)): Promise<number> {
   const dbs: number[] = [];
-  for (const offset of NOISE_START_OFFSETS) {
-    const start = clip.subarray(offset);
-    const x = new Float32Array(prefix.length + start.length);
-    x.set(prefix);
-    x.set(start, prefix.length);
-    const y = await system.run(x);
-    dbs.push(energyDb(start) - energyDb(y.subarray(prefix.length)));
+  for (const offset of FRESH_START_OFFSETS) {
+    const y = await system.run(startingAt(clip, offset, prefix));
+    dbs.push(energyDb(clip.subarray(offset)) - energyDb(y.subarray(prefix.length)));
   }
   return avg(dbs);
+}
+
+/** A clean clip's mean SI-SDR (at most 99 dB) and voice level over FRESH_START_OFFSETS. */
+async function cleanScores(system: System, clean: Float32Array): Promise<{ sisdr: number; level: number }> {
+  const sisdr: number[] = [];
+  const level: number[] = [];
+  for (const offset of FRESH_START_OFFSETS) {
+    const input = clean.subarray(offset);
+    const y = await system.run(startingAt(clean, offset, new Float32Array(0)));
+    sisdr.push(Math.min(siSdr(y, input), 99));
+    level.push(levelDb(y, input));
+  }
+  return { sisdr: avg(sisdr), level: avg(level) };
 }
 
 async function score(set: ReturnType<typeof loadSet>, systems: System[], label: string) {
@@ -156,22 +174,21 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
   for (const [n, item] of items.entries()) {
     const clean = load(item.id, 'clean');
     const noisy = load(item.id, 'noisy');
-    // every run counts towards the real-time factor, a noise-alone clip's from each of its starts
-    const runs = item.kind === 'noise' ? NOISE_START_OFFSETS.map((k) => noisy.length - k) : [noisy.length];
+    // every run counts towards the real-time factor, a clip alone's from each of its starts
+    const runs = item.kind === 'mix' ? [noisy.length] : FRESH_START_OFFSETS.map((k) => noisy.length - k);
     audioSeconds += runs.reduce((a, b) => a + b, 0) / EVAL_RATE;
     const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
     for (const s of systems) {
       const scores: Scores = { sisdr: NaN, dsisdr: NaN, stoi: NaN, estoi: NaN, atten: NaN, level: NaN };
       if (item.kind === 'noise') scores.atten = await noiseAttenuation(s, noisy);
+      else if (item.kind === 'clean') Object.assign(scores, await cleanScores(s, clean));
       else {
         const y = await s.run(noisy);
         scores.sisdr = siSdr(y, clean);
         scores.dsisdr = scores.sisdr - base;
         scores.level = levelDb(y, clean);
-        if (item.kind === 'mix') {
-          scores.stoi = stoi(clean, y, EVAL_RATE);
-          scores.estoi = estoi(clean, y, EVAL_RATE);
-        }
+        scores.stoi = stoi(clean, y, EVAL_RATE);
+        scores.estoi = estoi(clean, y, EVAL_RATE);
       }
       if (!results.has(s.name)) results.set(s.name, []);
       results.get(s.name)!.push({ item, scores });
@@ -198,7 +215,7 @@ const STREAM_PREFIXES = [
 ];
 
 interface StreamScores {
-  /** Median noise-alone attenuation (each clip's mean over NOISE_START_OFFSETS) after each of STREAM_PREFIXES. */
+  /** Median noise-alone attenuation (each clip's mean over FRESH_START_OFFSETS) after each of STREAM_PREFIXES. */
   noiseAttenuation: number[];
   /**
    * The clean clips over a quiet room's floor (white noise at −70 dBFS RMS), from a fresh start:
@@ -427,7 +444,7 @@ ${table([
   const mixes = items.filter((i) => i.kind === 'mix').length;
   return `## ${title}
 
-${blurb} ${mixes} mixtures of 8 s (noises ${noises.join(', ')}; SNR ${snrs.join(', ')} dB), ${items.filter((i) => i.kind === 'clean').length} clean-speech clips and ${items.filter((i) => i.kind === 'noise').length} noise-only clips. Each noise-only clip is run from ${NOISE_START_OFFSETS.length} starts (${NOISE_START_OFFSETS.join(', ')} samples in) and scored by the mean of their attenuations in dB: from a fresh start, where a clip falls on the frame grid moves one clip's figure by tens of dB.
+${blurb} ${mixes} mixtures of 8 s (noises ${noises.join(', ')}; SNR ${snrs.join(', ')} dB), ${items.filter((i) => i.kind === 'clean').length} clean-speech clips and ${items.filter((i) => i.kind === 'noise').length} noise-only clips. Each noise-only and clean-speech clip is run from ${FRESH_START_OFFSETS.length} starts (${FRESH_START_OFFSETS.join(', ')} samples in) and scored by the mean over them (attenuation and SI-SDR in dB): from a fresh start, where a clip falls on the frame grid moves one noise clip's figure by tens of dB.
 
 ${main}
 ΔSI-SDR by input SNR (dB):
