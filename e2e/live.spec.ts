@@ -277,14 +277,22 @@ test('from Start, noise alone is held down from the first quarter second, and fu
   const { browser, page } = await openApp(noiseAlone('noise-from-start').file);
   try {
     await start(page);
-    // 4 s of frames: the first of them can be Chromium's opening digital silence (0.65 s),
-    // which leaves no output to measure, and at least 2 s must remain after the first window
+    // The first frames can be Chromium's opening digital silence (0.65 s, longer on a loaded
+    // machine), which leaves no output to measure: audio flows until more than 2 s of windows
+    // follow the first processed sample, for at most 12 s.
+    const measure = async () => {
+      const st = await state(page);
+      const cap = await capture(page);
+      const d = Math.round(st.delaySeconds * cap.sampleRate);
+      const first = cap.output.findIndex((v) => v !== 0); // the first processed audio
+      return { st, reductions: first < 0 ? [] : reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d)) };
+    };
     await flow(page, 4);
-    const st = await state(page);
-    const cap = await capture(page);
-    const d = Math.round(st.delaySeconds * cap.sampleRate);
-    const first = cap.output.findIndex((v) => v !== 0); // the first processed audio
-    const reductions = reductionPerWindow(cap, d, cap.sampleRate / 4, Math.max(0, first - d));
+    let { st, reductions } = await measure();
+    for (let more = 0; reductions.length <= 8 && more < 8; more++) {
+      await flow(page, 1);
+      ({ st, reductions } = await measure());
+    }
     console.log(
       `noise reduction per 250 ms from Start: ${reductions.map((r) => r.toFixed(0)).join(' ')} dB ` +
         `(late masks ${st.stats!.lateMasks}, caught up ${st.stats!.correctedMasks}; worker frames behind ${st.stats!.allSteps?.framesBehind.join(' ')})`,
