@@ -136,11 +136,11 @@ function loadSet(name: SetName, limit: number) {
  */
 const FRESH_START_OFFSETS = [0, 32, 64, 96];
 
-/** `clip` from `offset` samples in, after `prefix`. */
-function startingAt(clip: Float32Array, offset: number, prefix: Float32Array): Float32Array {
-  const x = new Float32Array(prefix.length + clip.length - offset);
+/** `clip` run after `prefix`, as one new signal. */
+function after(prefix: Float32Array, clip: Float32Array): Float32Array {
+  const x = new Float32Array(prefix.length + clip.length);
   x.set(prefix);
-  x.set(clip.subarray(offset), prefix.length);
+  x.set(clip, prefix.length);
   return x;
 }
 
@@ -148,8 +148,9 @@ function startingAt(clip: Float32Array, offset: number, prefix: Float32Array): F
 async function noiseAttenuation(system: System, clip: Float32Array, prefix: Float32Array = new Float32Array(0)): Promise<number> {
   const dbs: number[] = [];
   for (const offset of FRESH_START_OFFSETS) {
-    const y = await system.run(startingAt(clip, offset, prefix));
-    dbs.push(energyDb(clip.subarray(offset)) - energyDb(y.subarray(prefix.length)));
+    const start = clip.subarray(offset);
+    const y = await system.run(after(prefix, start));
+    dbs.push(energyDb(start) - energyDb(y.subarray(prefix.length)));
   }
   return avg(dbs);
 }
@@ -159,8 +160,8 @@ async function cleanScores(system: System, clean: Float32Array): Promise<{ sisdr
   const sisdr: number[] = [];
   const level: number[] = [];
   for (const offset of FRESH_START_OFFSETS) {
-    const input = clean.subarray(offset);
-    const y = await system.run(startingAt(clean, offset, new Float32Array(0)));
+    const input = clean.slice(offset);
+    const y = await system.run(input);
     sisdr.push(Math.min(siSdr(y, input), 99));
     level.push(levelDb(y, input));
   }
@@ -234,12 +235,6 @@ async function streamScores(set: ReturnType<typeof loadSet>, systems: System[]):
   const random = rng(11);
   const quietRoom = Float32Array.from({ length: 2 * EVAL_RATE }, () => gaussian(random) * QUIET_ROOM_RMS);
   const perPrefix = new Map(systems.map((s) => [s.name, STREAM_PREFIXES.map(() => [] as number[])]));
-  const after = (prefix: Float32Array, clip: Float32Array) => {
-    const x = new Float32Array(prefix.length + clip.length);
-    x.set(prefix);
-    x.set(clip, prefix.length);
-    return x;
-  };
   for (const [n, item] of noiseItems.entries()) {
     const noisy = load(item.id, 'noisy');
     const other = load(mixes[(n * 7) % mixes.length].id, 'noisy');
