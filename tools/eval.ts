@@ -178,7 +178,7 @@ async function score(set: ReturnType<typeof loadSet>, systems: System[], label: 
     // every run counts towards the real-time factor, a clip alone's from each of its starts
     const runs = item.kind === 'mix' ? [noisy.length] : FRESH_START_OFFSETS.map((k) => noisy.length - k);
     audioSeconds += runs.reduce((a, b) => a + b, 0) / EVAL_RATE;
-    const base = item.kind === 'noise' ? 0 : siSdr(noisy, clean);
+    const base = item.kind === 'mix' ? siSdr(noisy, clean) : 0; // the noisy input's, for ΔSI-SDR
     for (const s of systems) {
       const scores: Scores = { sisdr: NaN, dsisdr: NaN, stoi: NaN, estoi: NaN, atten: NaN, level: NaN };
       if (item.kind === 'noise') scores.atten = await noiseAttenuation(s, noisy);
@@ -331,7 +331,7 @@ function summarise(
   return systems.map((s) => {
     const r = results.get(s.name)!;
     const mix = r.filter((x) => x.item.kind === 'mix');
-    const clean = r.filter((x) => x.item.kind === 'clean').map((x) => Math.min(x.scores.sisdr, 99));
+    const clean = r.filter((x) => x.item.kind === 'clean').map((x) => x.scores.sisdr); // capped per start in cleanScores
     const quiet = r.filter((x) => x.item.kind !== 'noise' && (x.item.speechDbfs ?? 0) < -30);
     const atten = r.filter((x) => x.item.kind === 'noise');
     return {
