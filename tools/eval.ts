@@ -10,6 +10,9 @@
  *
  *   npm run eval [-- --limit N] [-- --jobs J]   (N clips per group, for a quick look; J processes,
  *                                                default one per core up to 4)
+ *   npm run eval -- --candidate CARD [--candidate CARD…]
+ *       a model that is not (yet) in models/index.json beside the default, on the unseen set, and
+ *       whether the ship rule (tools/ship-rule.ts) would make it the default; writes nothing
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { framingDelay } from '../src/dsp/window';
@@ -17,11 +20,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRunner, readModelIndex } from '../src/model/load-node';
+import { loadRunner, readCard, readModelIndex } from '../src/model/load-node';
 import { denoiseChannel, denoiseParts, resampleAligned } from '../src/offline/offline';
 import { decodeWav } from '../src/io/wav';
 import { bestLag, energyDb, errorSplit, estoi, levelDb, siSdr, stoi } from './metrics';
 import { PEERS, createPeer, runPeer } from './peers';
+import { TARGETS, shipVerdict, targetsMet, type Reference } from './ship-rule';
 import { gaussian, rng } from './signals';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -468,9 +472,34 @@ const option = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
+/** Every value given for an option that may be repeated. */
+const options = (name: string) =>
+  process.argv.flatMap((arg, i) => (arg === name && i + 1 < process.argv.length ? [process.argv[i + 1]] : []));
 
-/** Every system, or those named in `only`: the noisy input, each Quell model, each peer. */
-async function buildSystems(probe: Float32Array, only?: Set<string>) {
+/** A Quell model as a system: its live delay, its CPU time, and its output's speech and noise parts. */
+function quellSystem(name: string, runner: Awaited<ReturnType<typeof loadRunner>>): System {
+  const card = runner.card;
+  // Quell's live delay at 16 kHz: the framing's own delay + the mask wait (2 hops); files are compensated.
+  const delayMs = ((framingDelay(card) + 2 * card.hopSize) / card.sampleRate) * 1000;
+  const system: System = {
+    name,
+    delayMs,
+    seconds: 0,
+    run: async (x) => {
+      const t = performance.now();
+      const y = await denoiseChannel(x, EVAL_RATE, runner);
+      system.seconds += (performance.now() - t) / 1000;
+      return y;
+    },
+    parts: async (mixture, speech, noise) => (await denoiseParts(mixture, [speech, noise], EVAL_RATE, runner)).parts,
+  };
+  return system;
+}
+
+const candidateName = (cardPath: string) => `candidate ${readCard(cardPath).name}`;
+
+/** Every system, or those named in `only`: the noisy input, each Quell model, each peer, and each candidate card. */
+async function buildSystems(probe: Float32Array, only?: Set<string>, candidates: string[] = []) {
   const wanted = (name: string) => !only || only.has(name);
   const systems: System[] = [];
   if (wanted('Noisy input')) systems.push({ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x });
@@ -478,32 +507,20 @@ async function buildSystems(probe: Float32Array, only?: Set<string>) {
   for (const cardPath of readModelIndex(join(root, 'models')).cards) {
     const runner = await loadRunner(cardPath);
     if (runner.card.fixture) continue;
-    const card = runner.card;
-    const name = `Quell ${card.name}`;
+    const name = `Quell ${runner.card.name}`;
     cardOf.set(name, cardPath);
-    if (!wanted(name)) continue;
-    // Quell's live delay at 16 kHz: the framing's own delay + the mask wait (2 hops); files are compensated.
-    const delayMs = ((framingDelay(card) + 2 * card.hopSize) / card.sampleRate) * 1000;
-    const system: System = {
-      name,
-      delayMs,
-      seconds: 0,
-      run: async (x) => {
-        const t = performance.now();
-        const y = await denoiseChannel(x, EVAL_RATE, runner);
-        system.seconds += (performance.now() - t) / 1000;
-        return y;
-      },
-      parts: async (mixture, speech, noise) => (await denoiseParts(mixture, [speech, noise], EVAL_RATE, runner)).parts,
-    };
-    systems.push(system);
+    if (wanted(name)) systems.push(quellSystem(name, runner));
   }
   for (const peer of PEERS) if (wanted(peer.name)) systems.push(await peerSystem(peer, probe));
+  for (const cardPath of candidates) {
+    const name = candidateName(cardPath);
+    if (wanted(name)) systems.push(quellSystem(name, await loadRunner(cardPath)));
+  }
   return { systems, cardOf };
 }
 
-/** Score `systems` on both sets (and in a stream on the unseen one), in this process. */
-async function measure(sets: Record<SetName, ReturnType<typeof loadSet>>, systems: System[]): Promise<Measured> {
+/** Score `systems` on the sets given (and in a stream on the unseen one), in this process. */
+async function measure(sets: Partial<Record<SetName, ReturnType<typeof loadSet>>>, systems: System[]): Promise<Measured> {
   const secondsBySet = new Map(systems.map((s) => [s.name, {} as Record<SetName, number>]));
   const measured: Measured = {
     systems: [],
@@ -513,14 +530,15 @@ async function measure(sets: Record<SetName, ReturnType<typeof loadSet>>, system
     split: [],
   };
   for (const name of SETS) {
+    if (!sets[name]) continue;
     for (const s of systems) s.seconds = 0;
     const { results, audioSeconds } = await score(sets[name], systems, name);
     measured.results[name] = [...results].map(([system, rows]) => [system, rows.map((r) => ({ id: r.item.id, scores: r.scores }))]);
     measured.audioSeconds[name] = audioSeconds;
     for (const s of systems) secondsBySet.get(s.name)![name] = s.seconds;
     if (name === 'unseen') {
-      measured.stream = [...(await streamScores(sets[name], systems))];
-      measured.split = [...(await errorSplits(sets[name], systems))];
+      measured.stream = [...(await streamScores(sets[name]!, systems))];
+      measured.split = [...(await errorSplits(sets[name]!, systems))];
     }
   }
   measured.systems = systems.map((s) => ({ name: s.name, delayMs: s.delayMs, secondsBySet: secondsBySet.get(s.name)! }));
@@ -532,7 +550,13 @@ async function measure(sets: Record<SetName, ReturnType<typeof loadSet>>, system
  * probe so that the slowest peer does not make one process last twice as long as the others.
  * Each measures its share exactly as the single-process run would; CPU time is per process.
  */
-async function measureInParallel(systems: System[], probe: Float32Array, jobs: number, limit: number): Promise<Measured> {
+async function measureInParallel(
+  systems: System[],
+  probe: Float32Array,
+  jobs: number,
+  limit: number,
+  candidates: string[],
+): Promise<Measured> {
   const cost = new Map<string, number>();
   for (const s of systems) {
     const t = performance.now();
@@ -553,6 +577,7 @@ async function measureInParallel(systems: System[], probe: Float32Array, jobs: n
         const out = join(dir, `part${k}.json`);
         const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--systems', JSON.stringify(share.names), '--out', out];
         if (limit !== Infinity) args.push('--limit', String(limit));
+        for (const card of candidates) args.push('--candidate', card);
         await new Promise<void>((done, fail) => {
           const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
           child.on('exit', (code) =>
@@ -568,29 +593,145 @@ async function measureInParallel(systems: System[], probe: Float32Array, jobs: n
   const byOrder = <T extends [string, unknown]>(xs: T[]) => xs.sort((a, b) => order(a[0]) - order(b[0]));
   return {
     systems: parts.flatMap((p) => p.systems).sort((a, b) => order(a.name) - order(b.name)),
-    results: Object.fromEntries(SETS.map((name) => [name, byOrder(parts.flatMap((p) => p.results[name]))])) as Measured['results'],
+    results: Object.fromEntries(
+      Object.keys(parts[0].results).map((name) => [name, byOrder(parts.flatMap((p) => p.results[name as SetName]))]),
+    ) as Measured['results'],
     audioSeconds: parts[0].audioSeconds,
     stream: byOrder(parts.flatMap((p) => p.stream)),
     split: byOrder(parts.flatMap((p) => p.split)),
   };
 }
 
+/** The scores of `name`'s set per system, the unseen set's stream and error split attached. */
+function summariesOf(name: SetName, set: ReturnType<typeof loadSet>, measured: Measured): Summary[] {
+  const items = new Map(set.items.map((item) => [item.id, item]));
+  const results = new Map(
+    measured.results[name].map(([system, rows]) => [system, rows.map((r) => ({ item: items.get(r.id)!, scores: r.scores }))]),
+  );
+  const scored = measured.systems.map((s) => ({ name: s.name, delayMs: s.delayMs, seconds: s.secondsBySet[name] }));
+  const summary = summarise(set.items, scored, results, measured.audioSeconds[name]);
+  if (name === 'unseen') {
+    const stream = new Map(measured.stream);
+    const split = new Map(measured.split);
+    for (const s of summary) {
+      s.inStream = stream.get(s.system);
+      s.errorBySnr = split.get(s.system);
+    }
+  }
+  return summary;
+}
+
+/** A card's raw JSON, for what the parsed card leaves out (the make-up gain). */
+const rawCard = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+
+/**
+ * Whether two cards describe step graphs of the same cost: the graph builders write the same nodes
+ * for the same family, framing, sizes, states and make-up gain, so only the weights differ.
+ */
+function sameCost(a: string, b: string): boolean {
+  const shape = (path: string) => {
+    const card = rawCard(path);
+    const keys = ['family', 'window', 'fftSize', 'hopSize', 'synthesisSize', 'parameters', 'states'];
+    return JSON.stringify([...keys.map((k) => card[k]), card.maskGain !== undefined]);
+  };
+  return shape(a) === shape(b);
+}
+
+/** The candidates beside the default on the unseen set, and the ship rule's verdict on each. */
+function candidateReport(summary: Summary[], defaultName: string, defaultCard: string, candidates: string[], limited: boolean): string {
+  const f = (x: number | undefined, d = 2) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
+  const evaluation = join(root, 'docs/evaluation.json');
+  const peers = existsSync(evaluation)
+    ? (JSON.parse(readFileSync(evaluation, 'utf8')).summary?.unseen as Summary[] | undefined)
+    : undefined;
+  const gtcrn = peers?.find((s) => s.system === 'GTCRN');
+  if (!gtcrn) throw new Error(`${evaluation} has no GTCRN row on the unseen set: run the whole npm run eval first`);
+  const noisy = summary.find((s) => s.system === 'Noisy input')!;
+  const reference: Reference = { noisy, gtcrn };
+  const rows = summary.filter((s) => s !== noisy);
+  const kinds = Object.keys(noisy.noiseAttenuationByNoise);
+  const snrs = Object.keys(noisy.deltaSiSdrBySnr)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const lines = [
+    `# Candidates on the unseen sources${limited ? ' (--limit: a quick look, no verdict)' : ''}`,
+    '',
+    `Targets (issue 15; GTCRN's figures from ${evaluation.slice(root.length + 1)}): ${TARGETS.map((t) => t.name).join('; ')}.`,
+    '',
+    table([
+      [
+        'system',
+        'ΔSI-SDR',
+        ...snrs.map((snr) => `${snr} dB`),
+        'ESTOI',
+        'clean in: mean (worst)',
+        'noise alone: median',
+        ...kinds,
+        ...STREAM_PREFIXES.slice(1).map((p) => `noise alone ${p}`),
+        'targets met',
+        'real-time factor',
+      ],
+      ...rows.map((s) => [
+        s.system,
+        f(s.deltaSiSdr),
+        ...snrs.map((snr) => f(s.deltaSiSdrBySnr[snr])),
+        f(s.estoi, 3),
+        `${f(s.cleanSiSdr, 1)} (${f(s.cleanSiSdrWorst, 1)})`,
+        f(s.noiseAttenuationMedianDb, 1),
+        ...kinds.map((k) => f(s.noiseAttenuationByNoise[k], 1)),
+        ...(s.inStream?.noiseAttenuation.slice(1) ?? []).map((x) => f(x, 1)),
+        String(targetsMet(s, reference).length),
+        f(s.realTimeFactor, 4),
+      ]),
+    ]),
+  ];
+  if (!limited) {
+    const current = rows.find((s) => s.system === defaultName)!;
+    for (const path of candidates) {
+      const candidate = rows.find((s) => s.system === candidateName(path))!;
+      const verdict = shipVerdict(current, candidate, reference, sameCost(defaultCard, path));
+      lines.push(`${candidate.system} (${path}): ${verdict.ships ? 'ships' : 'does not ship'} against ${defaultName}: ${verdict.reason}.`);
+    }
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const limit = Number(option('--limit') ?? Infinity);
   const only = option('--systems');
   const jobs = Number(option('--jobs') ?? Math.min(availableParallelism(), 4));
+  const candidates = options('--candidate').map((path) => resolve(path));
   if (!(limit >= 1)) throw new Error(`--limit must be a number of clips per group, at least 1 (got ${option('--limit')})`);
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new Error(`--jobs must be a whole number of processes, at least 1 (got ${option('--jobs')})`);
-  const sets = Object.fromEntries(SETS.map((name) => [name, loadSet(name, limit)])) as Record<SetName, ReturnType<typeof loadSet>>;
-  const probe = sets.val.load(sets.val.items.find((i) => i.kind === 'clean')!.id, 'clean');
-  const { systems, cardOf } = await buildSystems(probe, only ? new Set(JSON.parse(only) as string[]) : undefined);
+  const names = candidates.map(candidateName); // reads each card: a bad one stops here, named
+  if (new Set(names).size < names.length) throw new Error(`--candidate: two cards have the same name (${names.join(', ')})`);
+  const setNames = candidates.length ? (['unseen'] as const) : SETS;
+  const sets: Partial<Record<SetName, ReturnType<typeof loadSet>>> = Object.fromEntries(
+    setNames.map((name) => [name, loadSet(name, limit)]),
+  );
+  const probeSet = (sets.val ?? sets.unseen)!;
+  const probe = probeSet.load(probeSet.items.find((i) => i.kind === 'clean')!.id, 'clean');
+  const index = readModelIndex(join(root, 'models'));
+  const defaultName = `Quell ${readCard(index.defaultCard).name}`;
+  const wanted = only
+    ? new Set(JSON.parse(only) as string[])
+    : candidates.length
+      ? new Set(['Noisy input', defaultName, ...names])
+      : undefined;
+  const { systems, cardOf } = await buildSystems(probe, wanted, candidates);
   if (only) {
     // a worker of measureInParallel: NaN (no score of that kind) travels as null
     writeFileSync(option('--out')!, JSON.stringify(await measure(sets, systems)));
     return;
   }
-  const measured = jobs > 1 ? await measureInParallel(systems, probe, jobs, limit) : await measure(sets, systems);
+  const measured = jobs > 1 ? await measureInParallel(systems, probe, jobs, limit, candidates) : await measure(sets, systems);
+  if (candidates.length) {
+    const summary = summariesOf('unseen', sets.unseen!, measured);
+    console.log(candidateReport(summary, defaultName, index.defaultCard, candidates, limit !== Infinity));
+    return;
+  }
+  const allSets = sets as Record<SetName, ReturnType<typeof loadSet>>;
 
   const blurbs: Record<SetName, [string, string]> = {
     unseen: [
@@ -604,21 +745,9 @@ async function main(): Promise<void> {
   };
   const summaries = {} as Record<SetName, Summary[]>;
   const sections: string[] = [];
-  const stream = new Map(measured.stream);
-  const split = new Map(measured.split);
   for (const name of SETS) {
-    const items = new Map(sets[name].items.map((item) => [item.id, item]));
-    const results = new Map(
-      measured.results[name].map(([system, rows]) => [system, rows.map((r) => ({ item: items.get(r.id)!, scores: r.scores }))]),
-    );
-    const scored = measured.systems.map((s) => ({ name: s.name, delayMs: s.delayMs, seconds: s.secondsBySet[name] }));
-    summaries[name] = summarise(sets[name].items, scored, results, measured.audioSeconds[name]);
-    if (name === 'unseen')
-      for (const s of summaries[name]) {
-        s.inStream = stream.get(s.system);
-        s.errorBySnr = split.get(s.system);
-      }
-    sections.push(section(blurbs[name][0], blurbs[name][1], sets[name].items, summaries[name]));
+    summaries[name] = summariesOf(name, allSets[name], measured);
+    sections.push(section(blurbs[name][0], blurbs[name][1], allSets[name].items, summaries[name]));
   }
   const doc = `# Evaluation
 
@@ -647,7 +776,11 @@ ${sections.join('\n')}`;
     writeFileSync(
       join(root, 'docs/evaluation.json'),
       JSON.stringify(
-        { date: new Date().toISOString(), clips: { unseen: sets.unseen.items.length, val: sets.val.items.length }, summary: summaries },
+        {
+          date: new Date().toISOString(),
+          clips: { unseen: allSets.unseen.items.length, val: allSets.val.items.length },
+          summary: summaries,
+        },
         null,
         1,
       ) + '\n',
