@@ -15,6 +15,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import FRAMING, LEGACY, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
@@ -33,18 +35,24 @@ def si_sdr(est, ref, eps=1e-8):
     return 10 * torch.log10((proj ** 2).sum(-1) / (((est - proj) ** 2).sum(-1) + eps) + eps)
 
 
+def stepped_order(mag):
+    """(silent frames [B, T], the order in which the model is stepped on the frames [B, T]).
+
+    As in the engine, the model is not stepped on digital silence (a frame of exact zeros) and
+    passes it: each row's other frames go first, in order, and a causal model's masks for them
+    cannot see the silent frames moved after them."""
+    silent = (mag == 0).all(-1)
+    return silent, torch.sort(silent.to(torch.uint8), dim=1, stable=True).indices
+
+
 def enhance(model, noisy, framing, states=None):
     """→ (enhanced audio, its spectrum, the model's states after the last frame or None).
     `states` (recurrent families only) starts the model where an earlier clip left it."""
     spec = stft(noisy, framing)
     mag = spec.abs()
-    silent = (mag == 0).all(-1)  # [B, T]
+    silent, order = stepped_order(mag)  # [B, T]
     has_silence = bool(silent.any())
     if has_silence:
-        # As in the engine, the model is not stepped on digital silence (a frame of exact zeros)
-        # and passes it: each row's other frames go first, in order, and a causal model's masks
-        # for them cannot see the silent frames moved after them.
-        order = torch.sort(silent.to(torch.uint8), dim=1, stable=True).indices
         index = order.unsqueeze(-1).expand_as(mag)
         mag = mag.gather(1, index)
     if states is None:
@@ -137,6 +145,40 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
         removed = 10 * torch.log10((noisy.pow(2).sum(-1) + 1e-10) / (est.pow(2).sum(-1) + 1e-10))
         loss = loss - noise_weight * removed[~has_speech].clamp(max=40).sum() / len(removed)
     return loss, sdr, after
+
+
+VAD_RANGE_DB = -40  # a frame is speech where its clean energy is within this of the item's loudest
+
+
+class SpeechActivity(nn.Module):
+    """--vad-weight: a second target for training only. A linear map from the last recurrent
+    layer's output guesses, frame by frame, whether the clean speech is active (within
+    VAD_RANGE_DB of the item's loudest frame), as RNNoise learns a voice detector beside its
+    gains. The mask's loss tells speech from noise only through 257 gains; this asks the hidden
+    state to carry that decision itself, which is where the model fails on noise it has not heard.
+    It is never exported: the step graph and its cost stay as they are."""
+
+    def __init__(self, model):
+        super().__init__()
+        if not hasattr(model, "rnn"):
+            raise ValueError("--vad-weight reads the last recurrent layer: a GRU, LSTM or RNN")
+        self.linear = nn.Linear(model.hidden, 1)
+        self.hidden_seen = None
+        model.rnn.register_forward_hook(self._keep)
+
+    def _keep(self, _module, _inputs, output):
+        self.hidden_seen = output[0]  # [B, T, hidden], in the order the model was stepped
+
+    def loss(self, noisy, clean, framing):
+        """Binary cross-entropy of the last forward pass's guesses, on the frames it was stepped on."""
+        silent, order = stepped_order(stft(noisy, framing).abs())
+        energy = stft(clean, framing).abs().square().sum(-1)  # [B, T]
+        loudest = energy.max(1, keepdim=True).values
+        active = ((energy > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(energy.dtype)
+        target, stepped = active.gather(1, order), (~silent).gather(1, order)
+        logits = self.linear(self.hidden_seen)[..., 0]
+        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return bce[stepped].mean()
 
 
 BLEND_SNR_DB = (0.0, 15.0)  # --low-snr-teacher: its target alone up to the first, the teacher's alone from the second
@@ -459,6 +501,10 @@ def main():
                     help="weight of the squared change of the voice's level in dB (the output projected on the "
                          "clean speech), so that the masks keep a voice as loud as it came (default 0; a resumed "
                          "run keeps its own)")
+    ap.add_argument("--vad-weight", type=float,
+                    help="weight of a second, training-only target: whether each frame has speech, guessed from the "
+                         "last recurrent layer (see SpeechActivity; never exported) (default 0; a resumed run keeps its own, "
+                         "and a run that did not start with it cannot take it up)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -528,8 +574,14 @@ def main():
     config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "level_norm": not args.legacy,
               "framing": LEGACY if args.legacy else FRAMING}
     ckpt_path = os.path.join(out, "last.pt")
+    resumed_vad_weight = 0.0
     if os.path.exists(ckpt_path):
-        config = torch.load(ckpt_path, map_location="cpu")["config"]  # a resumed run keeps the recipe it started with
+        resumed = torch.load(ckpt_path, map_location="cpu")
+        config = resumed["config"]  # a resumed run keeps the recipe it started with
+        resumed_vad_weight = resumed["state"].get("vad_weight", 0.0)
+        if args.vad_weight and "vad_head" not in resumed:
+            ap.error(f"--vad-weight: {ckpt_path} was trained without it; start a new run (--init {ckpt_path})")
+        del resumed
     elif args.init:
         # without the shipped model's make-up gain (export.py --mask-gain), measured again at export
         config = {k: v for k, v in torch.load(args.init, map_location="cpu")["config"].items() if k != "mask_gain"}
@@ -556,13 +608,24 @@ def main():
         config["refiner"] = args.refiner
     framing = framing_of(config)
     model = build(**config)
-    opt = torch.optim.Adam(parameter_groups(model), lr=args.lr or 1e-3)
+    vad_weight = args.vad_weight if args.vad_weight is not None else resumed_vad_weight
+    vad_head = None
+    if vad_weight:
+        try:
+            vad_head = SpeechActivity(model)
+        except ValueError as e:
+            ap.error(str(e))
+    # the head starts from random weights: like an added part, it learns at NEW_PART_RATE times the rate
+    head_group = [{"params": list(vad_head.parameters()), "rate_scale": NEW_PART_RATE}] if vad_head else []
+    opt = torch.optim.Adam(parameter_groups(model) + head_group, lr=args.lr or 1e-3)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
     resumed_ema = None
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
         resumed_ema = ck.get("ema")  # (checkpoints from before the average: it starts from the weights)
+        if vad_head is not None:
+            vad_head.load_state_dict(ck["vad_head"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
@@ -607,6 +670,7 @@ def main():
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
     state["level_weight"] = args.level_weight if args.level_weight is not None else state.get("level_weight", 0.0)
+    state["vad_weight"] = vad_weight
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     state["low_snr_teacher"] = args.low_snr_teacher or state.get("low_snr_teacher")
@@ -633,13 +697,15 @@ def main():
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
-          f"level weight {state['level_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
+          f"level weight {state['level_weight']:g}, speech-activity weight {state['vad_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
           f"varied noise in {state['noise_variety']:g} of noise segments, "
           f"a voice from the first sample in {state['speech_first']:g} of items with speech, "
           f"another sound before a late noise in {state['noise_after_quiet']:g} of them", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
+    if vad_head is not None:
+        vad_head.to(device)
     if teacher is not None:
         teacher.to(device)
     if low_snr_teacher is not None:
@@ -657,7 +723,8 @@ def main():
         # on the CPU, so that any machine can resume, export or evaluate it; written aside and
         # renamed, so that a run killed while saving still leaves the last whole checkpoint
         torch.save({"model": to_cpu(weights or model.state_dict()), "weights": "moving average" if weights else "raw",
-                    "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config}, path + ".part")
+                    "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config,
+                    **({"vad_head": to_cpu(vad_head.state_dict())} if vad_head is not None else {})}, path + ".part")
         os.replace(path + ".part", path)
 
     budget = args.minutes * 60
@@ -701,6 +768,8 @@ def main():
                 teacher_spec = clean_where_untaught(teacher_spec, clean, untaught.to(device), framing)
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
                                    teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
+        vad = vad_head.loss(noisy, clean, framing) if vad_head is not None else loss.new_zeros(())
+        loss = loss + vad_weight * vad
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -708,13 +777,13 @@ def main():
         update_ema(ema, model)
         state["step"] += 1
         state["elapsed"] = clock() - start
-        running.append((float(loss), float(sdr)))
+        running.append((float(loss), float(sdr), float(vad)))
         last = state["step"] >= args.steps or state["elapsed"] >= budget
         if state["step"] % 50 == 0 or last:
-            l, s = np.mean(running, axis=0)
+            l, s, v = np.mean(running, axis=0)
             running = []
-            print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f} lr {lr:.2e} "
-                  f"{state['elapsed'] / 60:.1f} min", flush=True)
+            print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f}{f' speech activity {v:.3f}' if vad_head else ''} "
+                  f"lr {lr:.2e} {state['elapsed'] / 60:.1f} min", flush=True)
         if state["step"] % 250 == 0 or last:
             scores = validate(model, val_set, framing, device)
             gain = scores["gain"]
@@ -740,7 +809,7 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
                    **{share: state[share] for share in MIXER_SHARES}, "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "teacher": state["teacher"],
+                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "vad_weight": state["vad_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)

@@ -1,0 +1,114 @@
+"""--vad-weight: the training-only speech-activity target, its frames, and runs that carry it."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from quell.config import FRAMING  # noqa: E402
+from quell.model import build  # noqa: E402
+from quell.stft import stft  # noqa: E402
+from train import SpeechActivity, stepped_order  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TINY = [sys.executable, os.path.join(ROOT, "training/train.py"), "--synthetic", "--batch", "2", "--seconds", "1",
+        "--hidden", "16"]
+
+
+class Targets(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+        self.model = build("gru", 16, 2, level_norm=True)
+        self.head = SpeechActivity(self.model)
+        n = 16000
+        t = torch.arange(n) / 16000
+        # a tone for the first half second (the "voice"), then nothing; noise all along
+        self.clean = torch.where(t < 0.5, 0.1 * torch.sin(2 * torch.pi * 220 * t), torch.zeros(n)).unsqueeze(0)
+        self.noise = 0.01 * torch.randn(1, n)
+
+    def guesses_are(self, noisy, wanted):
+        """Set the head to guess `wanted` [B, T] (1 speech, 0 not, 0.5 unsure: logits of ±10 or 0) and
+        return its loss on `noisy`."""
+        self.head.hidden_seen = (wanted * 20 - 10).unsqueeze(-1).expand(*wanted.shape, 16) / 16
+        self.head.linear.weight.data.fill_(1.0)  # the guess is the sum of the hidden state
+        self.head.linear.bias.data.zero_()
+        return float(self.head.loss(noisy, self.clean, FRAMING))
+
+    def voiced(self):
+        """1 for frames wholly inside the first half second, 0 wholly after it, 0.5 for those across."""
+        first = (torch.arange(self.clean.shape[1]) < 8000).to(torch.float32).unsqueeze(0)
+        sees = lambda x: (stft(x, FRAMING).abs() > 0).any(-1).to(torch.float32)  # noqa: E731
+        inside, after = sees(first) * (1 - sees(1 - first)), sees(1 - first) * (1 - sees(first))
+        return inside + 0.5 * (1 - inside - after)
+
+    def test_the_voice_frames_are_the_targets(self):
+        noisy = self.clean + self.noise
+        voiced = self.voiced()
+        across = int((voiced == 0.5).sum())
+        self.assertLessEqual(across, 4)
+        # the frames across the edge cost ln 2 each whatever the target; the rest nothing when right
+        unsure = across * 0.6931 / voiced.shape[1]
+        self.assertLess(self.guesses_are(noisy, voiced), unsure + 0.01)
+        self.assertGreater(self.guesses_are(noisy, 1 - voiced), 4)
+
+    def test_frames_of_digital_silence_are_not_scored(self):
+        # the model is not stepped on them, as in the engine; they are moved after the others
+        noisy = (self.clean + self.noise).clone()
+        noisy[:, 12000:] = 0
+        silent, order = stepped_order(stft(noisy, FRAMING).abs())
+        self.assertTrue(bool(silent.any()))
+        voiced = self.voiced()
+        across = int((voiced == 0.5).sum())
+        # right on the stepped frames, in the order stepped; wrong on every silent one, which must not count
+        wanted = torch.where(silent, 1.0, voiced).gather(1, order)
+        unsure = across * 0.6931 / int((~silent).sum())
+        self.assertLess(self.guesses_are(noisy, wanted), unsure + 0.01)
+
+    def test_noise_alone_has_no_speech(self):
+        self.clean = torch.zeros_like(self.clean)
+        frames = stft(self.noise, FRAMING).shape[1]
+        self.assertLess(self.guesses_are(self.noise, torch.zeros(1, frames)), 0.01)
+        self.assertGreater(self.guesses_are(self.noise, torch.ones(1, frames)), 4)
+
+
+class Runs(unittest.TestCase):
+    def test_a_run_keeps_its_head_when_resumed_and_exports_the_same_graph(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(TINY + ["--steps", "2", "--vad-weight", "0.1", "--out", tmp], check=True, capture_output=True)
+            first = torch.load(os.path.join(tmp, "last.pt"), map_location="cpu")
+            self.assertEqual(first["state"]["vad_weight"], 0.1)
+            self.assertIn("vad_head", first)
+            run = subprocess.run(TINY + ["--steps", "4", "--out", tmp], check=True, capture_output=True, text=True)
+            self.assertIn("speech activity", run.stdout)
+            resumed = torch.load(os.path.join(tmp, "last.pt"), map_location="cpu")
+            self.assertEqual(resumed["state"]["step"], 4)
+            self.assertFalse(torch.equal(first["vad_head"]["linear.weight"], resumed["vad_head"]["linear.weight"]))
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(ROOT, "training/export.py"), "--checkpoint",
+                            os.path.join(tmp, "last.pt"), "--out", out], check=True, capture_output=True)
+            card = json.load(open(out + ".json"))
+            without_head = sum(p.numel() for p in build("gru", 16, 2, level_norm=True).parameters())
+            self.assertEqual(card["parameters"], without_head)
+
+    def test_a_run_without_it_cannot_take_it_up_and_the_cnn_has_no_recurrent_layer(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(TINY + ["--steps", "1", "--out", tmp], check=True, capture_output=True)
+            refused = subprocess.run(TINY + ["--steps", "2", "--vad-weight", "0.1", "--out", tmp], capture_output=True,
+                                     text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--vad-weight", refused.stderr)
+            self.assertIn("last.pt was trained without it", refused.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            refused = subprocess.run(TINY + ["--arch", "cnn", "--steps", "1", "--vad-weight", "0.1", "--out", tmp],
+                                     capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--vad-weight reads the last recurrent layer", refused.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
