@@ -496,10 +496,14 @@ function quellSystem(name: string, runner: Awaited<ReturnType<typeof loadRunner>
   return system;
 }
 
-const candidateName = (cardPath: string) => `candidate ${readCard(cardPath).name}`;
+/** A card given with --candidate: its path and its system's name. */
+interface Candidate {
+  path: string;
+  name: string;
+}
 
-/** Every system, or those named in `only`: the noisy input, each Quell model, each peer, and each candidate card. */
-async function buildSystems(probe: Float32Array, only?: Set<string>, candidates: string[] = []) {
+/** Every system, or those named in `only`: the noisy input, each Quell model, each peer, and each candidate. */
+async function buildSystems(probe: Float32Array, only?: Set<string>, candidates: Candidate[] = []) {
   const wanted = (name: string) => !only || only.has(name);
   const systems: System[] = [];
   if (wanted('Noisy input')) systems.push({ name: 'Noisy input', delayMs: 0, seconds: 0, run: async (x) => x });
@@ -512,10 +516,7 @@ async function buildSystems(probe: Float32Array, only?: Set<string>, candidates:
     if (wanted(name)) systems.push(quellSystem(name, runner));
   }
   for (const peer of PEERS) if (wanted(peer.name)) systems.push(await peerSystem(peer, probe));
-  for (const cardPath of candidates) {
-    const name = candidateName(cardPath);
-    if (wanted(name)) systems.push(quellSystem(name, await loadRunner(cardPath)));
-  }
+  for (const { path, name } of candidates) if (wanted(name)) systems.push(quellSystem(name, await loadRunner(path)));
   return { systems, cardOf };
 }
 
@@ -555,7 +556,7 @@ async function measureInParallel(
   probe: Float32Array,
   jobs: number,
   limit: number,
-  candidates: string[],
+  candidates: Candidate[],
 ): Promise<Measured> {
   const cost = new Map<string, number>();
   for (const s of systems) {
@@ -577,7 +578,7 @@ async function measureInParallel(
         const out = join(dir, `part${k}.json`);
         const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--systems', JSON.stringify(share.names), '--out', out];
         if (limit !== Infinity) args.push('--limit', String(limit));
-        for (const card of candidates) args.push('--candidate', card);
+        for (const { path } of candidates) args.push('--candidate', path);
         await new Promise<void>((done, fail) => {
           const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
           child.on('exit', (code) =>
@@ -638,7 +639,7 @@ function sameCost(a: string, b: string): boolean {
 }
 
 /** The candidates beside the default on the unseen set, and the ship rule's verdict on each. */
-function candidateReport(summary: Summary[], defaultName: string, defaultCard: string, candidates: string[], limited: boolean): string {
+function candidateReport(summary: Summary[], defaultName: string, defaultCard: string, candidates: Candidate[], limited: boolean): string {
   const f = (x: number | undefined, d = 2) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
   const evaluation = join(root, 'docs/evaluation.json');
   const peers = existsSync(evaluation)
@@ -689,8 +690,8 @@ function candidateReport(summary: Summary[], defaultName: string, defaultCard: s
   ];
   if (!limited) {
     const current = rows.find((s) => s.system === defaultName)!;
-    for (const path of candidates) {
-      const candidate = rows.find((s) => s.system === candidateName(path))!;
+    for (const { path, name } of candidates) {
+      const candidate = rows.find((s) => s.system === name)!;
       const verdict = shipVerdict(current, candidate, reference, sameCost(defaultCard, path));
       lines.push(`${candidate.system} (${path}): ${verdict.ships ? 'ships' : 'does not ship'} against ${defaultName}: ${verdict.reason}.`);
     }
@@ -702,11 +703,12 @@ async function main(): Promise<void> {
   const limit = Number(option('--limit') ?? Infinity);
   const only = option('--systems');
   const jobs = Number(option('--jobs') ?? Math.min(availableParallelism(), 4));
-  const candidates = options('--candidate').map((path) => resolve(path));
+  // reads each card: a bad one stops here, named
+  const candidates = options('--candidate').map((path) => ({ path: resolve(path), name: `candidate ${readCard(resolve(path)).name}` }));
   if (!(limit >= 1)) throw new Error(`--limit must be a number of clips per group, at least 1 (got ${option('--limit')})`);
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new Error(`--jobs must be a whole number of processes, at least 1 (got ${option('--jobs')})`);
-  const names = candidates.map(candidateName); // reads each card: a bad one stops here, named
+  const names = candidates.map((c) => c.name);
   if (new Set(names).size < names.length) throw new Error(`--candidate: two cards have the same name (${names.join(', ')})`);
   const setNames = candidates.length ? (['unseen'] as const) : SETS;
   const sets: Partial<Record<SetName, ReturnType<typeof loadSet>>> = Object.fromEntries(
