@@ -8,7 +8,10 @@
 # objects, tones, recast recordings) in 0.3 of noise segments, a noise that starts late after
 # another quiet sound in 0.7 of late onsets (models/README, "A new noise after a quiet room"),
 # each item's target also taught by the GRU's two teachers, blended by its SNR, so that the
-# family table compares families trained alike. Each run's moving average at its end is what ships, not best.pt: validation,
+# family table compares families trained alike. The RNN and the LSTM also learn a voice detector
+# beside their gains (--vad-weight 0.1, models/README "A voice detector beside the gains"; it
+# needs a recurrent layer, so the CNN goes without): a run cannot take it up once started, so
+# theirs are new runs (ARCH-vad) fine-tuned from the shipped models. Each run's moving average at its end is what ships, not best.pt: validation,
 # even with its varied part, does not rank checkpoints as the unseen sources do (models/README).
 #   bash training/train_families.sh [MINUTES]        (default 45)
 set -euo pipefail
@@ -22,23 +25,25 @@ bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
 declare -A runs  # pid → family
 for arch in rnn lstm cnn; do
-  out="training/checkpoints/$arch-variety"
+  out="training/checkpoints/$arch-vad" detector=(--vad-weight 0.1)
+  [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" detector=()
   mkdir -p "$out"
   start=()
   [ -f "$out/last.pt" ] || start=(--init "models/quell-$arch.pt")
   nice -n 10 $py training/train.py --arch "$arch" --minutes "$minutes" --threads 1 --out "$out" \
-    "${recipe[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
-  runs[$!]=$arch
+    "${recipe[@]}" "${detector[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
+  runs[$!]=$out
 done
 failed=()
 for pid in "${!runs[@]}"; do
-  wait "$pid" || failed+=("${runs[$pid]} (training/checkpoints/${runs[$pid]}-variety/train.log)")
+  wait "$pid" || failed+=("${runs[$pid]}/train.log")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   # a run that stopped on an error exports nothing: its family keeps the model it has
   echo "training failed for: ${failed[*]}; no model exported" >&2
   exit 1
 fi
-for arch in rnn lstm cnn; do
-  $py training/export.py --checkpoint "training/checkpoints/$arch-variety/last.pt" --averaged --out "models/quell-$arch" --mask-gain auto
+for out in "${runs[@]}"; do
+  arch=$(basename "$out"); arch=${arch%%-*}
+  $py training/export.py --checkpoint "$out/last.pt" --averaged --out "models/quell-$arch" --mask-gain auto
 done
