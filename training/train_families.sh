@@ -23,7 +23,7 @@ recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-vari
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
-declare -A runs  # pid → family
+declare -A runs  # pid → run folder (its family is the name before the first dash)
 for arch in rnn lstm cnn; do
   out="training/checkpoints/$arch-vad" detector=(--vad-weight 0.1)
   [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" detector=()
