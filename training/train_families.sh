@@ -23,27 +23,27 @@ recipe=(--snr -10 30 --sdr-weight 0.1 --noise-weight 0.03 --lr 1e-4 --noise-vari
         --teacher "$teachers/teacher.pt" --low-snr-teacher "$teachers/low-snr-teacher.pt")
 bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
-declare -A runs  # pid → run folder (its family is the name before the first dash)
+declare -A runs out_of  # pid → family; family → its run folder
 for arch in rnn lstm cnn; do
   out="training/checkpoints/$arch-vad" detector=(--vad-weight 0.1)
   [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" detector=()
+  out_of[$arch]=$out
   mkdir -p "$out"
   start=()
   [ -f "$out/last.pt" ] || start=(--init "models/quell-$arch.pt")
   nice -n 10 $py training/train.py --arch "$arch" --minutes "$minutes" --threads 1 --out "$out" \
     "${recipe[@]}" "${detector[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
-  runs[$!]=$out
+  runs[$!]=$arch
 done
 failed=()
 for pid in "${!runs[@]}"; do
-  wait "$pid" || failed+=("${runs[$pid]}/train.log")
+  wait "$pid" || failed+=("${runs[$pid]} (${out_of[${runs[$pid]}]}/train.log)")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   # a run that stopped on an error exports nothing: its family keeps the model it has
   echo "training failed for: ${failed[*]}; no model exported" >&2
   exit 1
 fi
-for out in "${runs[@]}"; do
-  arch=$(basename "$out"); arch=${arch%%-*}
-  $py training/export.py --checkpoint "$out/last.pt" --averaged --out "models/quell-$arch" --mask-gain auto
+for arch in rnn lstm cnn; do
+  $py training/export.py --checkpoint "${out_of[$arch]}/last.pt" --averaged --out "models/quell-$arch" --mask-gain auto
 done
