@@ -542,10 +542,6 @@ def main():
         value = getattr(args, share)
         if value is not None and not 0 <= value <= 1:
             ap.error(f"--{share.replace('_', '-')} {value}: a share, from 0 to 1")
-    if args.carry and args.arch == "cnn":
-        ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
-    if args.carry is None:
-        args.carry = args.arch != "cnn"
     if args.noise_floor and args.legacy:
         ap.error("--noise-floor needs the level-normalised features: not with --legacy")
     if args.local_snr and args.legacy:
@@ -606,6 +602,11 @@ def main():
         config["local_snr"] = True
     if args.refiner and not os.path.exists(ckpt_path):
         config["refiner"] = args.refiner
+    # the family is the run's own when it resumes or fine-tunes a checkpoint, whatever --arch says
+    if args.carry and config["arch"] == "cnn":
+        ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")
+    if args.carry is None:
+        args.carry = config["arch"] != "cnn"
     framing = framing_of(config)
     model = build(**config)
     vad_weight = args.vad_weight if args.vad_weight is not None else resumed_vad_weight

@@ -290,6 +290,18 @@ class RecipeRuns(unittest.TestCase):
             self.assertIn(f"{os.path.join(wide, 'last.pt')}: ", refused.stderr)
             self.assertIn("is not the model of", refused.stderr)
 
+    def test_a_cnn_run_resumes_without_its_arch_and_refuses_carried_state_by_name(self):
+        # a resumed run is the family its checkpoint holds: `--out DIR --minutes M` alone goes on
+        train = TINY_TRAINING
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(train + ["--arch", "cnn", "--steps", "2", "--out", tmp], check=True, capture_output=True)
+            subprocess.run(train + ["--steps", "3", "--out", tmp], check=True, capture_output=True)
+            resumed = torch.load(os.path.join(tmp, "last.pt"), map_location="cpu")
+            self.assertEqual((resumed["config"]["arch"], resumed["state"]["step"]), ("cnn", 3))
+            refused = subprocess.run(train + ["--steps", "4", "--carry", "--out", tmp], capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--carry needs a recurrent family", refused.stderr)
+
     def test_training_from_mixing_workers(self):
         # --workers: batches mixed in other processes (a GPU outpaces one mixing core)
         root = os.path.dirname(os.path.dirname(HERE))
