@@ -148,6 +148,7 @@ def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_we
 
 
 VAD_RANGE_DB = -40  # a frame is speech where its clean energy is within this of the item's loudest
+ONSET_SECONDS = 0.25  # --vad-onset-weight: how long after a sound starts or stops its frames weigh more
 
 
 class SpeechActivity(nn.Module):
@@ -156,29 +157,101 @@ class SpeechActivity(nn.Module):
     VAD_RANGE_DB of the item's loudest frame), as RNNoise learns a voice detector beside its
     gains. The mask's loss tells speech from noise only through 257 gains; this asks the hidden
     state to carry that decision itself, which is where the model fails on noise it has not heard.
-    It is never exported: the step graph and its cost stay as they are."""
+    It is never exported: the step graph and its cost stay as they are.
 
-    def __init__(self, model):
+    `onset_weight` (--vad-onset-weight): the guesses in the first ONSET_SECONDS of each item (a
+    new clip, so a new sound) and after each start or stop of the voice count that many times as
+    much. Those are the frames where the default fails: a voice heard first taken for the
+    background, a noise after a pause taken for the voice."""
+
+    option = "--vad-weight"
+
+    def __init__(self, model, outputs=1, onset_weight=1.0):
         super().__init__()
         if not hasattr(model, "rnn"):
-            raise ValueError("--vad-weight reads the last recurrent layer: a GRU, LSTM or RNN")
-        self.linear = nn.Linear(model.hidden, 1)
+            raise ValueError(f"{self.option} reads the last recurrent layer: a GRU, LSTM or RNN")
+        self.linear = nn.Linear(model.hidden, outputs)
+        self.onset_weight = onset_weight
         self.hidden_seen = None
         model.rnn.register_forward_hook(self._keep)
 
     def _keep(self, _module, _inputs, output):
         self.hidden_seen = output[0]  # [B, T, hidden], in the order the model was stepped
 
+    def targets(self, noisy, clean, framing):
+        """[B, T] 1 where the clean speech is active, in the order the frames are stepped."""
+        energy = stft(clean, framing).abs().square().sum(-1)  # [B, T]
+        loudest = energy.max(1, keepdim=True).values
+        return ((energy > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(energy.dtype)
+
     def loss(self, noisy, clean, framing):
         """Binary cross-entropy of the last forward pass's guesses, on the frames it was stepped on."""
         silent, order = stepped_order(stft(noisy, framing).abs())
-        energy = stft(clean, framing).abs().square().sum(-1)  # [B, T]
-        loudest = energy.max(1, keepdim=True).values
-        active = ((energy > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(energy.dtype)
-        target, stepped = active.gather(1, order), (~silent).gather(1, order)
-        logits = self.linear(self.hidden_seen)[..., 0]
+        target, stepped = self.targets(noisy, clean, framing), ~silent
+        index = order if target.dim() == 2 else order.unsqueeze(-1).expand_as(target)
+        target, stepped = target.gather(1, index), stepped.gather(1, order)
+        logits = self.linear(self.hidden_seen)
+        logits = logits[..., 0] if target.dim() == 2 else logits
         bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return bce[stepped].mean()
+        if target.dim() == 3:
+            bce = bce.mean(-1)
+        weight = self.frame_weights(target if target.dim() == 2 else target.amax(-1), framing)
+        return (bce * weight)[stepped].sum() / weight[stepped].sum()
+
+    def frame_weights(self, active, framing):
+        """[B, T]: onset_weight in an item's first ONSET_SECONDS and as long after each change of
+        `active` (in stepped order), 1 elsewhere."""
+        if self.onset_weight == 1.0:
+            return torch.ones_like(active)
+        span = max(1, round(ONSET_SECONDS * SAMPLE_RATE / framing["hopSize"]))
+        change = torch.zeros_like(active)
+        change[:, 0] = 1  # the item's start: a new clip, a new sound
+        change[:, 1:] = (active[:, 1:] != active[:, :-1]).to(active.dtype)
+        # each frame is an onset frame if a change happened within the last `span` frames
+        onset = F.max_pool1d(F.pad(change.unsqueeze(1), (span - 1, 0)), span, stride=1)[:, 0]
+        return 1 + (self.onset_weight - 1) * onset
+
+
+SPEECH_BANDS = 16  # --band-weight: bands equally wide on the ERB scale, 0 Hz to Nyquist
+
+
+def erb_band_pooling(bands=SPEECH_BANDS):
+    """[N_BINS, bands] of 0 and 1: which band each bin belongs to, bands equally wide in ERB
+    numbers (21.4 log10(1 + 0.00437 f)) and at least one bin each."""
+    freqs = torch.arange(N_BINS, dtype=torch.float64) * (SAMPLE_RATE / 2) / (N_BINS - 1)
+    erb = 21.4 * torch.log10(1 + 0.00437 * freqs)
+    edges = [0]
+    for b in range(1, bands):
+        edge = int(torch.searchsorted(erb, erb[-1] * b / bands))
+        edges.append(max(edge, edges[-1] + 1))
+    edges.append(N_BINS)
+    pooling = torch.zeros(N_BINS, bands)
+    for b in range(bands):
+        pooling[edges[b]:edges[b + 1], b] = 1
+    return pooling
+
+
+class SpeechBands(SpeechActivity):
+    """--band-weight: a third target for training only, beside the voice detector. A linear map
+    from the last recurrent layer guesses, per frame and per band (SPEECH_BANDS, equal on the ERB
+    scale), whether the voice is louder there than the noise (and within VAD_RANGE_DB of that
+    band's loudest in the item): the ideal binary mask at band resolution. The detector asks
+    whether there is a voice; this asks where it stands out, the decision a mask must make per
+    bin in loud noise, in a form a 96-unit state can hold. Never exported."""
+
+    option = "--band-weight"
+
+    def __init__(self, model):
+        super().__init__(model, outputs=SPEECH_BANDS)
+        self.register_buffer("pooling", erb_band_pooling())
+
+    def targets(self, noisy, clean, framing):
+        """[B, T, bands] 1 where the voice is louder than the noise in a band, in time order."""
+        speech_spec = stft(clean, framing)
+        speech = speech_spec.abs().square() @ self.pooling
+        noise = (stft(noisy, framing) - speech_spec).abs().square() @ self.pooling
+        loudest = speech.amax(1, keepdim=True)
+        return ((speech > noise) & (speech > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(speech.dtype)
 
 
 BLEND_SNR_DB = (0.0, 15.0)  # --low-snr-teacher: its target alone up to the first, the teacher's alone from the second
@@ -505,6 +578,15 @@ def main():
                     help="weight of a second, training-only target: whether each frame has speech, guessed from the "
                          "last recurrent layer (see SpeechActivity; never exported) (default 0; a resumed run keeps its own, "
                          "and a run that did not start with it cannot take it up)")
+    ap.add_argument("--vad-onset-weight", type=float,
+                    help="with --vad-weight: how much more the detector's guesses count in an item's first "
+                         f"{ONSET_SECONDS:g} s and as long after each start or stop of the voice (see SpeechActivity) "
+                         "(default 1; a resumed run keeps its own)")
+    ap.add_argument("--band-weight", type=float,
+                    help="weight of a third, training-only target: per frame and per ERB band, whether the voice "
+                         "is louder than the noise, guessed from the last recurrent layer (see SpeechBands; never "
+                         "exported) (default 0; a resumed run keeps its own, and a resumed run without it may "
+                         "take it up: the guesses start afresh)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where to train (default: the GPU when there is one); checkpoints are saved for the CPU")
@@ -570,11 +652,16 @@ def main():
     config = {"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "level_norm": not args.legacy,
               "framing": LEGACY if args.legacy else FRAMING}
     ckpt_path = os.path.join(out, "last.pt")
-    resumed_vad_weight = 0.0
+    resumed_vad_weight = resumed_band_weight = 0.0
+    resumed_onset_weight = 1.0
+    resumed_heads = []
     if os.path.exists(ckpt_path):
         resumed = torch.load(ckpt_path, map_location="cpu")
         config = resumed["config"]  # a resumed run keeps the recipe it started with
         resumed_vad_weight = resumed["state"].get("vad_weight", 0.0)
+        resumed_band_weight = resumed["state"].get("band_weight", 0.0)
+        resumed_onset_weight = resumed["state"].get("vad_onset_weight", 1.0)
+        resumed_heads = [key for key in ("vad_head", "band_head") if key in resumed]
         if args.vad_weight and "vad_head" not in resumed:
             ap.error(f"--vad-weight: {ckpt_path} was trained without it; start a new run (--init {ckpt_path})")
         del resumed
@@ -610,24 +697,47 @@ def main():
     framing = framing_of(config)
     model = build(**config)
     vad_weight = args.vad_weight if args.vad_weight is not None else resumed_vad_weight
-    vad_head = None
-    if vad_weight:
-        try:
-            vad_head = SpeechActivity(model)
-        except ValueError as e:
-            ap.error(str(e))
-    # the head starts from random weights: like an added part, it learns at NEW_PART_RATE times the rate
-    head_group = [{"params": list(vad_head.parameters()), "rate_scale": NEW_PART_RATE}] if vad_head else []
-    opt = torch.optim.Adam(parameter_groups(model) + head_group, lr=args.lr or 1e-3)
+    vad_onset_weight = args.vad_onset_weight if args.vad_onset_weight is not None else resumed_onset_weight
+    band_weight = args.band_weight if args.band_weight is not None else resumed_band_weight
+    for key, weight, option in (("vad_head", vad_weight, "--vad-weight"), ("band_head", band_weight, "--band-weight")):
+        if key in resumed_heads and not weight:
+            ap.error(f"{option} 0: {ckpt_path} trains that target and its optimiser state holds it; "
+                     f"start a new run from it (--init {ckpt_path})")
+    if vad_onset_weight != 1.0 and not vad_weight:
+        ap.error("--vad-onset-weight weighs the detector's guesses: it needs --vad-weight")
+    vad_head = band_head = None
+    try:
+        if vad_weight:
+            vad_head = SpeechActivity(model, onset_weight=vad_onset_weight)
+        if band_weight:
+            band_head = SpeechBands(model)
+    except ValueError as e:
+        ap.error(str(e))
+    heads = {"vad_head": vad_head, "band_head": band_head}
+
+    def head_group(head):
+        # a head starts from random weights: like an added part, it learns at NEW_PART_RATE times the rate
+        return [{"params": list(head.parameters()), "rate_scale": NEW_PART_RATE}]
+
+    # the optimiser's groups in the order the checkpoint saved them: a head taken up on resuming
+    # (only the band head may be) is added after the saved state is loaded, so it comes last
+    starting = [h for key, h in heads.items() if h is not None and (key in resumed_heads or not os.path.exists(ckpt_path))]
+    opt = torch.optim.Adam(parameter_groups(model) + [g for h in starting for g in head_group(h)], lr=args.lr or 1e-3)
     state = {"step": 0, "elapsed": 0.0, "best": -1e9, "history": [], "lr": args.lr or 1e-3}
     resumed_ema = None
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
         resumed_ema = ck.get("ema")  # (checkpoints from before the average: it starts from the weights)
-        if vad_head is not None:
-            vad_head.load_state_dict(ck["vad_head"])
+        for key, head in heads.items():
+            if head is not None and key in ck:
+                head.load_state_dict(ck[key])
         opt.load_state_dict(ck["opt"])
+        for key, head in heads.items():
+            if head is not None and key not in ck:
+                for group in head_group(head):
+                    opt.add_param_group(group)
+                print(f"{key} taken up: its guesses start afresh", flush=True)
         state = ck["state"]
         state["lr"] = args.lr or state.get("lr", 1e-3)  # the schedule's peak rate belongs to the run
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
@@ -672,6 +782,8 @@ def main():
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
     state["level_weight"] = args.level_weight if args.level_weight is not None else state.get("level_weight", 0.0)
     state["vad_weight"] = vad_weight
+    state["vad_onset_weight"] = vad_onset_weight
+    state["band_weight"] = band_weight
     state["teacher"] = args.teacher or state.get("teacher")
     state["distill_weight"] = args.distill_weight if args.distill_weight is not None else state.get("distill_weight", 1.0)
     state["low_snr_teacher"] = args.low_snr_teacher or state.get("low_snr_teacher")
@@ -698,15 +810,16 @@ def main():
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
-          f"level weight {state['level_weight']:g}, speech-activity weight {state['vad_weight']:g}, speech speed {state['speed_range'] or 'as recorded'}, "
+          f"level weight {state['level_weight']:g}, speech-activity weight {state['vad_weight']:g} (onsets {vad_onset_weight:g}), speech-band weight {band_weight:g}, speech speed {state['speed_range'] or 'as recorded'}, "
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
           f"varied noise in {state['noise_variety']:g} of noise segments, "
           f"a voice from the first sample in {state['speech_first']:g} of items with speech, "
           f"another sound before a late noise in {state['noise_after_quiet']:g} of them", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters
-    if vad_head is not None:
-        vad_head.to(device)
+    for head in heads.values():
+        if head is not None:
+            head.to(device)
     if teacher is not None:
         teacher.to(device)
     if low_snr_teacher is not None:
@@ -725,7 +838,7 @@ def main():
         # renamed, so that a run killed while saving still leaves the last whole checkpoint
         torch.save({"model": to_cpu(weights or model.state_dict()), "weights": "moving average" if weights else "raw",
                     "ema": to_cpu(ema), "opt": to_cpu(opt.state_dict()), "state": state, "config": config,
-                    **({"vad_head": to_cpu(vad_head.state_dict())} if vad_head is not None else {})}, path + ".part")
+                    **{key: to_cpu(head.state_dict()) for key, head in heads.items() if head is not None}}, path + ".part")
         os.replace(path + ".part", path)
 
     budget = args.minutes * 60
@@ -770,7 +883,8 @@ def main():
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
                                    teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
         vad = vad_head.loss(noisy, clean, framing) if vad_head is not None else loss.new_zeros(())
-        loss = loss + vad_weight * vad
+        bands = band_head.loss(noisy, clean, framing) if band_head is not None else loss.new_zeros(())
+        loss = loss + vad_weight * vad + band_weight * bands
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -778,12 +892,13 @@ def main():
         update_ema(ema, model)
         state["step"] += 1
         state["elapsed"] = clock() - start
-        running.append((float(loss), float(sdr), float(vad)))
+        running.append((float(loss), float(sdr), float(vad), float(bands)))
         last = state["step"] >= args.steps or state["elapsed"] >= budget
         if state["step"] % 50 == 0 or last:
-            l, s, v = np.mean(running, axis=0)
+            l, s, v, b = np.mean(running, axis=0)
             running = []
-            print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f}{f' speech activity {v:.3f}' if vad_head else ''} "
+            print(f"step {state['step']} loss {l:.4f} si-sdr {s:.2f}{f' speech activity {v:.3f}' if vad_head else ''}"
+                  f"{f' speech bands {b:.3f}' if band_head else ''} "
                   f"lr {lr:.2e} {state['elapsed'] / 60:.1f} min", flush=True)
         if state["step"] % 250 == 0 or last:
             scores = validate(model, val_set, framing, device)
@@ -810,7 +925,8 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
                    **{share: state[share] for share in MIXER_SHARES}, "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "vad_weight": state["vad_weight"], "teacher": state["teacher"],
+                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "vad_weight": state["vad_weight"],
+                   "vad_onset_weight": state["vad_onset_weight"], "band_weight": state["band_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)
     print("done", flush=True)
