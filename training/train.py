@@ -179,7 +179,7 @@ class SpeechActivity(nn.Module):
         self.hidden_seen = output[0]  # [B, T, hidden], in the order the model was stepped
 
     def targets(self, noisy, clean, framing):
-        """[B, T] 1 where the clean speech is active, in the order the frames are stepped."""
+        """[B, T] 1 where the clean speech is active, in time order (loss() puts them in stepped order)."""
         energy = stft(clean, framing).abs().square().sum(-1)  # [B, T]
         loudest = energy.max(1, keepdim=True).values
         return ((energy > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(energy.dtype)
