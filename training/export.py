@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell import reference  # noqa: E402
 from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.data import Mixer, load_split  # noqa: E402
-from quell.model import RecurrentMask, StepModule, build  # noqa: E402
+from quell.model import VOICING_RANGES, RecurrentMask, StepModule, build  # noqa: E402
 from quell.onnx_graph import recurrent_state_layout, recurrent_state_specs, recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like, synthetic_split  # noqa: E402
 from train import ROOT, enhance  # noqa: E402
@@ -148,7 +148,7 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--fixture-parts", action="store_true",
-                    help="a fixture with every optional part of the graph (noise floor, local SNR, refiner, make-up gain), "
+                    help="a fixture with every optional part of the graph (noise floor, voicing, local SNR, refiner, make-up gain), "
                          "so that the TypeScript parity tests hold the graph of each to PyTorch")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
@@ -176,7 +176,7 @@ def main():
         torch.manual_seed(1234)
         config = {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True, "framing": FRAMING}
         if args.fixture_parts:
-            config.update(noise_floor=True, local_snr=True, refiner=4, mask_gain=1.25)
+            config.update(noise_floor=True, voicing=True, local_snr=True, refiner=4, mask_gain=1.25)
         model = build(**config)
         with torch.no_grad():
             model.features.mean.fill_(0.0)
@@ -186,6 +186,7 @@ def main():
                 model.snr_slope.weight.normal_(0, 0.1)
                 model.snr_slope.bias.normal_(0, 0.3)
                 model.refiner[2].weight.normal_(0, 0.5)
+                model.features.std[-VOICING_RANGES:] = 0.1  # the voicing view's values are tenths
         meta = {"family": "gru", "fixture": True,
                 "description": "Fixed random weights for the parity tests; it does not denoise."}
     else:
@@ -206,6 +207,7 @@ def main():
                                f"{ck['config']['layers']}x{ck['config']['hidden']}"
                                + "".join(f", {what}" for key, what in (("level_norm", "level-normalised"),
                                                                        ("noise_floor", "noise floor"),
+                                                                       ("voicing", "voicing"),
                                                                        ("local_snr", "local SNR"),
                                                                        ("refiner", "refiner"))
                                          if ck["config"].get(key)) + ".",

@@ -45,10 +45,11 @@ def stepped_order(mag):
     return silent, torch.sort(silent.to(torch.uint8), dim=1, stable=True).indices
 
 
-def enhance(model, noisy, framing, states=None):
+def enhance(model, noisy, framing, states=None, spec=None):
     """→ (enhanced audio, its spectrum, the model's states after the last frame or None).
-    `states` (recurrent families only) starts the model where an earlier clip left it."""
-    spec = stft(noisy, framing)
+    `states` (recurrent families only) starts the model where an earlier clip left it; `spec`:
+    stft(noisy) where the caller has it already."""
+    spec = stft(noisy, framing) if spec is None else spec
     mag = spec.abs()
     silent, order = stepped_order(mag)  # [B, T]
     has_silence = bool(silent.any())
@@ -98,14 +99,15 @@ def snr_of(noisy, clean):
 
 
 def loss_fn(model, noisy, clean, framing, states=None, sdr_weight=0.01, noise_weight=0.0, teacher_spec=None,
-            distill_weight=0.0, speech_weight=0.0, level_weight=0.0):
+            distill_weight=0.0, speech_weight=0.0, level_weight=0.0, spectra=None):
     """`teacher_spec`: what a bigger model made of the same mixtures (see --teacher), which the
     model is also taught to match, weighted by `distill_weight`. `speech_weight`: see --speech-weight;
-    `level_weight`: see --level-weight."""
-    est, est_spec, after = enhance(model, noisy, framing, states)
+    `level_weight`: see --level-weight. `spectra`: (stft(noisy), stft(clean)) where the caller has them."""
+    noisy_spec, clean_spec = spectra or (stft(noisy, framing), stft(clean, framing))
+    est, est_spec, after = enhance(model, noisy, framing, states, noisy_spec)
     scale = 1 / (noisy.pow(2).mean(-1, keepdim=True).sqrt() + 1e-5)  # level-independent loss
     est_c = est_spec * scale.unsqueeze(-1)
-    ref_c = stft(clean, framing) * scale.unsqueeze(-1)
+    ref_c = clean_spec * scale.unsqueeze(-1)
     est_mag, ref_mag = est_c.abs() + 1e-8, ref_c.abs() + 1e-8
     # compressed magnitude, plus compressed complex spectrum (which also sees the phase error);
     # each power taken once: fractional powers of the whole batch's spectra are a tenth of a step
@@ -178,16 +180,18 @@ class SpeechActivity(nn.Module):
     def _keep(self, _module, _inputs, output):
         self.hidden_seen = output[0]  # [B, T, hidden], in the order the model was stepped
 
-    def targets(self, noisy, clean, framing):
-        """[B, T] 1 where the clean speech is active, in time order (loss() puts them in stepped order)."""
-        energy = stft(clean, framing).abs().square().sum(-1)  # [B, T]
+    def targets(self, noisy_spec, clean_spec):
+        """[B, T] 1 where the clean speech is active, in time order (loss() puts them in stepped
+        order); from the spectra of the noisy and clean signals."""
+        energy = clean_spec.abs().square().sum(-1)  # [B, T]
         loudest = energy.max(1, keepdim=True).values
         return ((energy > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(energy.dtype)
 
-    def loss(self, noisy, clean, framing):
-        """Binary cross-entropy of the last forward pass's guesses, on the frames it was stepped on."""
-        silent, order = stepped_order(stft(noisy, framing).abs())
-        target, stepped = self.targets(noisy, clean, framing), ~silent
+    def loss(self, noisy_spec, clean_spec, framing):
+        """Binary cross-entropy of the last forward pass's guesses, on the frames it was stepped on;
+        from the spectra of the noisy and clean signals, the training loop's own."""
+        silent, order = stepped_order(noisy_spec.abs())
+        target, stepped = self.targets(noisy_spec, clean_spec), ~silent
         index = order if target.dim() == 2 else order.unsqueeze(-1).expand_as(target)
         target, stepped = target.gather(1, index), stepped.gather(1, order)
         logits = self.linear(self.hidden_seen)
@@ -245,11 +249,10 @@ class SpeechBands(SpeechActivity):
         super().__init__(model, outputs=SPEECH_BANDS)
         self.register_buffer("pooling", erb_band_pooling())
 
-    def targets(self, noisy, clean, framing):
+    def targets(self, noisy_spec, clean_spec):
         """[B, T, bands] 1 where the voice is louder than the noise in a band, in time order."""
-        speech_spec = stft(clean, framing)
-        speech = speech_spec.abs().square() @ self.pooling
-        noise = (stft(noisy, framing) - speech_spec).abs().square() @ self.pooling
+        speech = clean_spec.abs().square() @ self.pooling
+        noise = (noisy_spec - clean_spec).abs().square() @ self.pooling
         loudest = speech.amax(1, keepdim=True)
         return ((speech > noise) & (speech > loudest * 10 ** (VAD_RANGE_DB / 10)) & (loudest > 1e-10)).to(speech.dtype)
 
@@ -268,7 +271,7 @@ def teacher_blend(spec, low_spec, noisy, clean):
     return w * low_spec + (1 - w) * spec
 
 
-def clean_where_untaught(teacher_spec, clean, untaught, framing):
+def clean_where_untaught(teacher_spec, clean_spec, untaught):
     """The distillation target with the clean speech's spectrum in place of the teachers' output
     on the items they get wrong (Mixer.untaught): the teachers, like every model of their lineage,
     take a voice heard from a fresh start down, by tens of dB at worst (--speech-first), and pass a
@@ -276,7 +279,7 @@ def clean_where_untaught(teacher_spec, clean, untaught, framing):
     there would learn to do it too."""
     if not untaught.any():
         return teacher_spec
-    return torch.where(untaught.view(-1, 1, 1), stft(clean, framing), teacher_spec)
+    return torch.where(untaught.view(-1, 1, 1), clean_spec, teacher_spec)
 
 
 def shrink_from(model, path, mag=None):
@@ -390,12 +393,12 @@ def warm_start(model, path):
 NEW_VIEW_BOOST = 10.0
 
 
-def init_with_noise_floor(model, old, stats):
-    """Start a model with the noise-floor view (Features.noise_floor) from the weights `old` of one
-    without: every weight as it was, the encoder's columns for the new view at zero, so it starts
-    out giving the same masks and training decides what the floor is worth. `stats`: the new
-    features' (mean, std), of which the first two views' are replaced by the old model's own, and the
-    new view's std divided by NEW_VIEW_BOOST."""
+def init_with_new_views(model, old, stats):
+    """Start a model with more views (Features.noise_floor, Features.voicing) from the weights `old`
+    of one without, whose views come first in the new model's: every weight as it was, the
+    encoder's columns for the new views at zero, so it starts out giving the same masks and
+    training decides what they are worth. `stats`: the new features' (mean, std), of which the old
+    views' are replaced by the old model's own, and the new views' std divided by NEW_VIEW_BOOST."""
     sd = model.state_dict()
     n = old["features.mean"].numel()
     with torch.no_grad():
@@ -610,6 +613,9 @@ def main():
     ap.add_argument("--noise-floor", action="store_true",
                     help="a third view of each frame: log power over each bin's noise floor (see quell/model.py "
                          "Features); with --init from a model without it, that model's weights start this one")
+    ap.add_argument("--voicing", action="store_true",
+                    help="a view of how voiced each frame is: the cepstrum's peak in ranges of a voice's pitch (see "
+                         "quell/model.py voicing); with --init from a model without it, that model's weights start this one")
     ap.add_argument("--local-snr", action="store_true",
                     help="with the noise floor: the mask also reads each bin's log power over its floor, at a slope per "
                          "bin the hidden state sets (see quell/model.py MaskDecoding); with --init from a model without "
@@ -626,6 +632,8 @@ def main():
             ap.error(f"--{share.replace('_', '-')} {value}: a share, from 0 to 1")
     if args.noise_floor and args.legacy:
         ap.error("--noise-floor needs the level-normalised features: not with --legacy")
+    if args.voicing and args.legacy:
+        ap.error("--voicing is read beside the level-normalised features: not with --legacy")
     if args.local_snr and args.legacy:
         ap.error("--local-snr needs the noise floor, a level-normalised view: not with --legacy")
     if args.refiner is not None and (args.refiner < 1 or args.legacy):
@@ -681,7 +689,14 @@ def main():
                      f"--layers {args.layers} --hidden {args.hidden}")
         config = {**bigger, "layers": args.layers, "hidden": args.hidden}
     if args.noise_floor and not os.path.exists(ckpt_path):
+        if config.get("voicing") and not config.get("noise_floor"):
+            # the floor's view comes before the voicing view: the old columns would not be a prefix
+            ap.error(f"--noise-floor --init {args.init}: that model reads the voicing view; add both at once instead")
         config["noise_floor"] = True
+    if args.voicing and not os.path.exists(ckpt_path):
+        if config["arch"] not in ("gru", "lstm", "rnn"):
+            ap.error(f"--voicing: the {config['arch']} family's graph does not have it (the recurrent families' does)")
+        config["voicing"] = True
     if args.local_snr and not os.path.exists(ckpt_path):
         if not config.get("noise_floor"):
             ap.error("--local-snr reads each bin's log power over its noise floor: add --noise-floor "
@@ -748,9 +763,11 @@ def main():
     elif args.init:
         old = torch.load(args.init, map_location="cpu")
         added = [what for key, (_, what) in NEW_PARTS.items() if config.get(key) and not old["config"].get(key)]
-        if config.get("noise_floor") and not old["config"].get("noise_floor"):
-            init_with_noise_floor(model, old["model"], feature_stats(model, mixer, 32, length, framing))
-            print(f"fine-tuning from {args.init}, the noise floor added", flush=True)
+        views = [what for key, what in (("noise_floor", "the noise floor"), ("voicing", "the voicing view"))
+                 if config.get(key) and not old["config"].get(key)]
+        if views:
+            init_with_new_views(model, old["model"], feature_stats(model, mixer, 32, length, framing))
+            print(f"fine-tuning from {args.init}, added: {', '.join(views)}", flush=True)
         elif added:
             model.load_state_dict(old["model"], strict=False)  # the new parts' last layers at zero: the old masks
             print(f"fine-tuning from {args.init}, added: {', '.join(added)}", flush=True)
@@ -870,20 +887,22 @@ def main():
         keep = streams_kept(args.batch, args.reset, rng) if args.carry else None
         states = carried_states(model, after, keep) if args.carry else None
         noisy, clean = noisy.to(device), clean.to(device)
+        spectra = noisy_spec, clean_spec = stft(noisy, framing), stft(clean, framing)  # once for every use below
         teacher_spec = None
         if teacher is not None:
             with torch.no_grad():  # the teacher hears the same streams, carried the same way
                 teacher_states = carried_states(teacher, teacher_after, keep) if args.carry else None
-                _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states)
+                _, teacher_spec, teacher_after = enhance(teacher, noisy, framing, teacher_states, noisy_spec)
                 if low_snr_teacher is not None:
                     low_states = carried_states(low_snr_teacher, low_after, keep) if args.carry else None
-                    _, low_spec, low_after = enhance(low_snr_teacher, noisy, framing, low_states)
+                    _, low_spec, low_after = enhance(low_snr_teacher, noisy, framing, low_states, noisy_spec)
                     teacher_spec = teacher_blend(teacher_spec, low_spec, noisy, clean)
-                teacher_spec = clean_where_untaught(teacher_spec, clean, untaught.to(device), framing)
+                teacher_spec = clean_where_untaught(teacher_spec, clean_spec, untaught.to(device))
         loss, sdr, after = loss_fn(model, noisy, clean, framing, states, state["sdr_weight"], state["noise_weight"],
-                                   teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"])
-        vad = vad_head.loss(noisy, clean, framing) if vad_head is not None else loss.new_zeros(())
-        bands = band_head.loss(noisy, clean, framing) if band_head is not None else loss.new_zeros(())
+                                   teacher_spec, state["distill_weight"], state["speech_weight"], state["level_weight"],
+                                   spectra)
+        vad = vad_head.loss(*spectra, framing) if vad_head is not None else loss.new_zeros(())
+        bands = band_head.loss(*spectra, framing) if band_head is not None else loss.new_zeros(())
         loss = loss + vad_weight * vad + band_weight * bands
         opt.zero_grad()
         loss.backward()

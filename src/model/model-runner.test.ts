@@ -12,7 +12,7 @@ import { decodeWav } from '../io/wav';
 
 const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const fixtureCard = join(models, 'fixture/quell-fixture.json');
-// with every optional part of the step graph (noise floor, local SNR, refiner), which no shipped model may have
+// with every optional part of the step graph (noise floor, voicing, local SNR, refiner), which no shipped model may have
 const partsFixtureCard = join(models, 'fixture/quell-fixture-parts.json');
 const cards = [...new Set([fixtureCard, partsFixtureCard, ...readModelIndex(models).cards])];
 

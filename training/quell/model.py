@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .config import HOP_SIZE, N_BINS, SAMPLE_RATE
+from .config import FFT_SIZE, HOP_SIZE, N_BINS, SAMPLE_RATE
 
 # Level normalisation follows the input's level with a 1 s time constant, and starts as a plain
 # running average (weight 1/count) so that the first frame already sets the level.
@@ -31,6 +31,33 @@ FLOOR_RISE = 6 * DB * HOP_SIZE / SAMPLE_RATE  # 6 dB a second, per frame
 FLOOR_FALL = 3 * DB  # per frame: one frame's dip in a bin (a periodogram's zero) costs at most 3 dB
 
 
+# The voicing view: how strongly each frame's spectrum repeats at a voice's pitch. A voiced sound is
+# a comb of harmonics, a peak in the cepstrum (the log spectrum's cosine transform) at its period;
+# noise has none. The peak's height is a maximum over periods, which the linear encoder cannot
+# take, and it needs no history: a voice heard first shows it in its first frame. It is read from
+# the bins where voices keep their harmonics (62 Hz to 4 kHz) at periods of 80 to 400 Hz, and
+# given as the highest value in each of VOICING_RANGES equal stretches of those periods.
+VOICING_BINS = (2, 129)  # [first, last) bin
+VOICING_PERIODS = (40, 200)  # [shortest, longest) period in samples: 400 Hz down to 80 Hz
+VOICING_RANGES = 8
+
+
+def voicing_basis():
+    """[bins, periods] float64: the cosine at each period over VOICING_BINS, centred over the bins
+    (so a level, a constant in log power, adds nothing) and divided by their count."""
+    k = torch.arange(*VOICING_BINS, dtype=torch.float64)[:, None]
+    q = torch.arange(*VOICING_PERIODS, dtype=torch.float64)[None, :]
+    basis = torch.cos(2 * math.pi * k * q / FFT_SIZE)
+    return (basis - basis.mean(0, keepdim=True)) / k.numel()
+
+
+def voicing(log_power):
+    """[..., bins] log power → [..., VOICING_RANGES]: the cepstrum's peak in each range of periods."""
+    basis = voicing_basis().to(log_power.dtype).to(log_power.device)
+    cepstrum = log_power[..., VOICING_BINS[0]:VOICING_BINS[1]] @ basis
+    return cepstrum.unflatten(-1, (VOICING_RANGES, -1)).amax(-1)
+
+
 def level_states(level_norm, noise_floor=False):
     """(name, shape) of the feature states carried with the recurrent or convolutional ones."""
     return (LEVEL_STATES if level_norm else []) + ([FLOOR_STATE] if noise_floor else [])
@@ -46,14 +73,17 @@ class Features(nn.Module):
     is new in that bin). A voice at −45 dBFS and the same voice at −6 dBFS look alike.
     With `noise_floor` as well, a third view: log power minus each bin's noise floor (see FLOOR_STATE),
     an estimate of that bin's SNR that a speaker's words do not wash out.
+    With `voicing`, last, VOICING_RANGES values: how voiced the frame is (see voicing()).
     """
 
-    def __init__(self, level_norm=False, noise_floor=False):
+    def __init__(self, level_norm=False, noise_floor=False, voicing=False):
         super().__init__()
         if noise_floor and not level_norm:
             raise ValueError("the noise floor is a level-normalised model's third view: it needs level_norm")
-        self.level_norm, self.noise_floor = level_norm, noise_floor
-        size = (3 if noise_floor else 2 if level_norm else 1) * N_BINS
+        if voicing and not level_norm:
+            raise ValueError("the voicing view is read beside the level-normalised views: it needs level_norm")
+        self.level_norm, self.noise_floor, self.voicing = level_norm, noise_floor, voicing
+        size = (3 if noise_floor else 2 if level_norm else 1) * N_BINS + (VOICING_RANGES if voicing else 0)
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("std", torch.ones(size))
 
@@ -81,9 +111,11 @@ class Features(nn.Module):
         means = torch.stack(means, 1)
         overall = means.mean(-1, keepdim=True)
         views = [log_power - overall, log_power - means]
-        if not self.noise_floor:
-            return torch.cat(views, -1), [mean, count]
-        return torch.cat(views + [log_power - torch.stack(floors, 1)], -1), [mean, count, floor]
+        if self.noise_floor:
+            views.append(log_power - torch.stack(floors, 1))
+        if self.voicing:
+            views.append(voicing(log_power))
+        return torch.cat(views, -1), [mean, count] + ([floor] if self.noise_floor else [])
 
     def states(self):
         """(name, shape) of the states these features carry."""
@@ -156,9 +188,10 @@ class MaskDecoding:
         """y: hidden [..., hidden]; raw: the unstandardised features of the same frames."""
         logits = self.decoder(y)
         if self.local_snr:
-            logits = logits + self.snr_slope(y) * raw[..., 2 * N_BINS:]
+            logits = logits + self.snr_slope(y) * raw[..., 2 * N_BINS:3 * N_BINS]
         if self.refiner_channels:
-            own_views = raw[..., N_BINS:].unflatten(-1, (-1, N_BINS)) * REFINER_VIEW_SCALE  # [..., views, bins]
+            per_bin = raw[..., N_BINS:raw.shape[-1] // N_BINS * N_BINS]  # not the voicing view, if any
+            own_views = per_bin.unflatten(-1, (-1, N_BINS)) * REFINER_VIEW_SCALE  # [..., views, bins]
             inputs = torch.cat([logits.unsqueeze(-2), own_views], -2).transpose(-1, -2)  # [..., bins, 1 + views]
             logits = logits + self.refiner(inputs)[..., 0]
         return gained_mask(logits, self.mask_gain)
@@ -168,10 +201,10 @@ class RecurrentMask(nn.Module, MaskDecoding):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
     def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False,
-                 local_snr=False, refiner=0):
+                 local_snr=False, refiner=0, voicing=False):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
-        self.features = Features(level_norm, noise_floor)
+        self.features = Features(level_norm, noise_floor, voicing)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
@@ -253,10 +286,12 @@ class CausalConvMask(nn.Module, MaskDecoding):
 
 
 def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, local_snr=False,
-          refiner=0, **_framing):
+          refiner=0, voicing=False, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner)
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner, voicing)
+    if voicing:
+        raise ValueError("the voicing view is built into the recurrent families' step graph only")
     if arch == "cnn":
         return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor,
                               local_snr=local_snr, refiner=refiner)

@@ -14,7 +14,8 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE
+from .model import (FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE, VOICING_BINS, VOICING_PERIODS,
+                    VOICING_RANGES, voicing_basis)
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
@@ -25,10 +26,11 @@ GATE_ORDER = {
 OPERATOR = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 
-def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=None, floor_out=None):
+def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=None, floor_out=None, extra=()):
     """Features.raw's level states for one frame: log_power → the next running mean (8 nodes with
     the encoder's Concat) and, given floor_in, the next noise floor (5 more); the features
-    themselves are folded into the encoder, see fold_level_encoder."""
+    themselves are folded into the encoder, see fold_level_encoder. `extra`: more of the encoder's
+    inputs, after those (the voicing view)."""
     nodes = [
         h.make_node("Add", [count_in, const("one", [[1.0]])], [count_out]),
         h.make_node("Reciprocal", [count_out], ["inverse_count"]),
@@ -38,7 +40,7 @@ def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=Non
         h.make_node("Add", [mean_in, "mean_step"], [mean_out]),
     ]
     if floor_in is None:
-        return nodes + [h.make_node("Concat", ["log_power", mean_out], ["log_power_and_mean"], axis=1)]
+        return nodes + [h.make_node("Concat", ["log_power", mean_out, *extra], ["log_power_and_mean"], axis=1)]
     return nodes + [
         h.make_node("Equal", [count_in, const("zero", [[0.0]])], ["first_frame"]),
         h.make_node("Where", ["first_frame", "log_power", floor_in], ["floor_before"]),  # a stream's first frame sets it
@@ -46,7 +48,19 @@ def level_norm_nodes(const, mean_in, count_in, mean_out, count_out, floor_in=Non
         h.make_node("Clip", ["floor_gap", const("floor_fall", np.array(-FLOOR_FALL)), const("floor_rise", np.array(FLOOR_RISE))],
                     ["floor_slew"]),
         h.make_node("Add", ["floor_before", "floor_slew"], [floor_out]),
-        h.make_node("Concat", ["log_power", mean_out, floor_out], ["log_power_and_mean"], axis=1),
+        h.make_node("Concat", ["log_power", mean_out, floor_out, *extra], ["log_power_and_mean"], axis=1),
+    ]
+
+
+def voicing_nodes(const):
+    """Features.voicing: log_power → voicing [1, VOICING_RANGES] (4 nodes)."""
+    return [
+        h.make_node("Slice", ["log_power", const("voicing_first", [VOICING_BINS[0]], np.int64),
+                              const("voicing_end", [VOICING_BINS[1]], np.int64), const("voicing_axis", [1], np.int64)],
+                    ["voicing_log_power"]),
+        h.make_node("MatMul", ["voicing_log_power", const("voicing_basis", voicing_basis().numpy())], ["cepstrum"]),
+        h.make_node("Reshape", ["cepstrum", const("voicing_shape", [1, VOICING_RANGES, -1], np.int64)], ["cepstrum_ranges"]),
+        h.make_node("ReduceMax", ["cepstrum_ranges"], ["voicing"], axes=[2], keepdims=0),
     ]
 
 
@@ -115,8 +129,12 @@ def recurrent_step_graph(model, in_names, out_names):
     # (features − mean) / std, then W·x + b, is one affine map of the features: fold it.
     enc_w = sd["encoder.0.weight"] / sd["features.std"][None, :]
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
+    voiced = model.features.voicing
     if level_norm:
-        enc_w, enc_b = fold_level_encoder(enc_w, enc_b)
+        # the voicing view's columns act on it as they are; the fold is the per-bin views' business
+        split = enc_w.shape[1] - (VOICING_RANGES if voiced else 0)
+        folded, enc_b = fold_level_encoder(enc_w[:, :split], enc_b)
+        enc_w = np.concatenate([folded, enc_w[:, split:]], axis=1)
     state_shape = const("state_shape", [1, 1, hidden], np.int64)  # the recurrent operators' [seq, batch, hidden]
     row_shape = const("row_shape", [1, hidden], np.int64)
     nodes = [h.make_node("Split", [in_names[1], const("state_sizes", [size for _, size in layout], np.int64)],
@@ -127,8 +145,11 @@ def recurrent_step_graph(model, in_names, out_names):
         h.make_node("Add", ["power", const("epsilon", [1e-10])], ["power_eps"]),
         h.make_node("Log", ["power_eps"], ["log_power"]),
     ]
+    if voiced:
+        nodes += voicing_nodes(const)
     if level_norm:
-        nodes += level_norm_nodes(const, *level_in[:2], *level_out[:2], *(level_in[2:] + level_out[2:]))
+        nodes += level_norm_nodes(const, *level_in[:2], *level_out[:2], *(level_in[2:] + level_out[2:]),
+                                  extra=["voicing"] if voiced else [])
     nodes += [
         h.make_node("Gemm", ["log_power_and_mean" if level_norm else "log_power", const("encoder_w", enc_w),
                              const("encoder_b", enc_b)], ["encoded"], transB=1),

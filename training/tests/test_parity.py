@@ -14,7 +14,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from quell.config import FRAMING  # noqa: E402
+from quell import reference  # noqa: E402
+from quell.config import FRAMING, SAMPLE_RATE  # noqa: E402
 from quell.model import build  # noqa: E402
 
 FAMILIES = ["gru", "lstm", "rnn", "cnn"]
@@ -359,7 +360,7 @@ class RecipeRuns(unittest.TestCase):
         # --init OLD --noise-floor: the old model's weights, the new view's encoder columns at zero,
         # so before any step the masks are the old model's; the run trains on and exports a graph
         # that carries the floor as one more part of its state
-        from train import init_with_noise_floor
+        from train import init_with_new_views
         root = os.path.dirname(os.path.dirname(HERE))
         train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
@@ -369,13 +370,13 @@ class RecipeRuns(unittest.TestCase):
             before = build(**old["config"]).eval()
             before.load_state_dict(old["model"])
             after = build(**{**old["config"], "noise_floor": True}).eval()
-            init_with_noise_floor(after, old["model"], (torch.randn(3 * 257), torch.rand(3 * 257) + 0.5))
+            init_with_new_views(after, old["model"], (torch.randn(3 * 257), torch.rand(3 * 257) + 0.5))
             mag = torch.rand(1, 100, 257) * 4
             with torch.no_grad():
                 torch.testing.assert_close(after(mag), before(mag))
             run = subprocess.run(train + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--noise-floor",
                                           "--out", floored], check=True, capture_output=True, text=True)
-            self.assertIn("the noise floor added", run.stdout)
+            self.assertIn("added: the noise floor", run.stdout)
             self.assertTrue(torch.load(os.path.join(floored, "last.pt"))["config"]["noise_floor"])
             out = os.path.join(tmp, "model")
             subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
@@ -426,6 +427,61 @@ class RecipeRuns(unittest.TestCase):
                                          capture_output=True, text=True)
                 self.assertNotEqual(refused.returncode, 0)
                 self.assertIn(f"--refiner {bad[1]}: a number of channels of at least 1", refused.stderr)
+
+    def test_the_voicing_view_tells_a_voiced_frame_from_noise_at_any_level_from_the_first_frame(self):
+        from quell.model import VOICING_RANGES, voicing
+        rng = np.random.default_rng(3)
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        vowel = sum(np.sin(2 * np.pi * 140 * k * t + rng.uniform(0, 6)) / k for k in range(1, 28))
+        noise = rng.standard_normal(SAMPLE_RATE)
+
+        def view(x):
+            _, mag = reference.magnitudes(x.astype(np.float32))
+            return voicing(torch.log(torch.from_numpy(mag.astype(np.float64)) ** 2 + 1e-10))
+
+        loud, quiet, hiss = view(vowel), view(vowel * 0.01), view(noise)
+        self.assertEqual(loud.shape[-1], VOICING_RANGES)
+        torch.testing.assert_close(loud[5:-5], quiet[5:-5], atol=1e-3, rtol=0)  # level-independent
+        # the vowel's period (114 samples) stands out in its range in every frame; the noise has no such peak
+        self.assertGreater(float(loud[5:-5].amax(-1).min()), 2 * float(hiss[5:-5].amax(-1).max()))
+
+    def test_a_voicing_view_added_to_a_trained_model_starts_from_its_masks_and_exports(self):
+        # --init OLD --voicing: the old masks before any step; the graph computes the view itself
+        # (the fixture quell-fixture-parts holds it to PyTorch in the TypeScript parity tests)
+        root = os.path.dirname(os.path.dirname(HERE))
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, voiced = os.path.join(tmp, "plain"), os.path.join(tmp, "voiced")
+            subprocess.run(TINY_TRAINING + ["--steps", "2", "--out", plain], check=True, capture_output=True)
+            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--voicing",
+                                                  "--out", voiced], check=True, capture_output=True, text=True)
+            self.assertIn("added: the voicing view", run.stdout)
+            ck = torch.load(os.path.join(voiced, "last.pt"))
+            self.assertTrue(ck["config"]["voicing"])
+            self.assertGreater(float(ck["model"]["encoder.0.weight"][:, -8:].abs().max()), 0.0)  # it trained
+            from train import init_with_new_views
+            old = torch.load(os.path.join(plain, "best.pt"), map_location="cpu")
+            before = build(**old["config"]).eval()
+            before.load_state_dict(old["model"])
+            after = build(**{**old["config"], "voicing": True}).eval()
+            n = old["model"]["features.mean"].numel()
+            init_with_new_views(after, old["model"], (torch.randn(n + 8), torch.rand(n + 8) + 0.5))
+            mag = torch.rand(1, 100, 257) * 4
+            with torch.no_grad():
+                torch.testing.assert_close(after(mag), before(mag))
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(voiced, "last.pt"), "--out", out], check=True, capture_output=True)
+            nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
+            self.assertIn("ReduceMax", nodes)
+            self.assertIn("voicing", json.load(open(out + ".json"))["description"])
+            for bad, message in ((["--voicing", "--legacy"], "--voicing is read beside the level-normalised features"),
+                                 (["--voicing", "--arch", "cnn"], "--voicing: the cnn family's graph does not have it"),
+                                 (["--noise-floor", "--init", os.path.join(voiced, "last.pt")],
+                                  "that model reads the voicing view; add both at once")):
+                refused = subprocess.run(TINY_TRAINING + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
+                                         capture_output=True, text=True)
+                self.assertNotEqual(refused.returncode, 0)
+                self.assertIn(message, refused.stderr)
 
     def test_the_speech_loss_term_counts_speech_taken_away_and_nothing_else(self):
         # --speech-weight: a mask that takes speech away costs more with it; passing a clean voice
@@ -514,7 +570,6 @@ class ShippedModels(unittest.TestCase):
 class ReferencePipeline(unittest.TestCase):
     def test_digital_silence_is_not_stepped(self):
         """Like the engine: zeros before a signal (whole hops of them) change nothing after them."""
-        from quell import reference
         from quell.config import HOP_SIZE
 
         torch.manual_seed(0)

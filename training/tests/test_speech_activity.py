@@ -21,6 +21,11 @@ TINY = [sys.executable, os.path.join(ROOT, "training/train.py"), "--synthetic", 
         "--hidden", "16"]
 
 
+def spectra(noisy, clean):
+    """What the training loop hands the heads: the noisy and the clean signal's spectra."""
+    return stft(noisy, FRAMING), stft(clean, FRAMING)
+
+
 class Targets(unittest.TestCase):
     def setUp(self):
         torch.manual_seed(0)
@@ -38,7 +43,7 @@ class Targets(unittest.TestCase):
         self.head.hidden_seen = (wanted * 20 - 10).unsqueeze(-1).expand(*wanted.shape, 16) / 16
         self.head.linear.weight.data.fill_(1.0)  # the guess is the sum of the hidden state
         self.head.linear.bias.data.zero_()
-        return float(self.head.loss(noisy, self.clean, FRAMING))
+        return float(self.head.loss(*spectra(noisy, self.clean), FRAMING))
 
     def voiced(self):
         """1 for frames wholly inside the first half second, 0 wholly after it, 0.5 for those across."""
@@ -98,16 +103,17 @@ class Onsets(unittest.TestCase):
         clean[0, 8000:] = 0.1 * torch.sin(2 * torch.pi * 220 * torch.arange(8000) / 16000)
         noisy = clean + 0.01 * torch.randn(1, n)
         frames = stft(noisy, FRAMING).shape[1]
-        start = next(t for t in range(frames) if float(plain.targets(noisy, clean, FRAMING)[0, t]) == 1)
+        start = next(t for t in range(frames) if float(plain.targets(*spectra(noisy, clean))[0, t]) == 1)
         for head in (plain, onsets):
             head.linear.weight.data.fill_(1.0)
             head.linear.bias.data.zero_()
         # right everywhere but the voice's first frame, guessed silent there
-        wanted = plain.targets(noisy, clean, FRAMING).clone()
+        wanted = plain.targets(*spectra(noisy, clean)).clone()
         wanted[0, start] = 0
         hidden = (wanted * 20 - 10).unsqueeze(-1).expand(1, frames, 16) / 16
         plain.hidden_seen = onsets.hidden_seen = hidden
-        missed_plain, missed_onsets = float(plain.loss(noisy, clean, FRAMING)), float(onsets.loss(noisy, clean, FRAMING))
+        missed_plain = float(plain.loss(*spectra(noisy, clean), FRAMING))
+        missed_onsets = float(onsets.loss(*spectra(noisy, clean), FRAMING))
         # one wrong frame of `frames`; at an onset it weighs 4 of a total that grows by 3 per onset frame
         self.assertAlmostEqual(missed_plain, 10 / frames, places=3)
         self.assertGreater(missed_onsets, missed_plain * 1.5)
@@ -130,14 +136,14 @@ class Bands(unittest.TestCase):
         clean = 0.1 * torch.sin(2 * torch.pi * 220 * t).unsqueeze(0)  # a low tone all along
         # a high tone as loud as the voice: its band is noise's, the voice's band is the voice's
         noise = 0.1 * torch.sin(2 * torch.pi * 6000 * t).unsqueeze(0)
-        target = head.targets(clean + noise, clean, FRAMING)[0, 10:-10]  # away from the edges
+        target = head.targets(*spectra(clean + noise, clean))[0, 10:-10]  # away from the edges
         freqs = torch.arange(257) * 8000 / 256
         band_of = lambda f: int(erb_band_pooling()[int(torch.argmin((freqs - f).abs()))].argmax())  # noqa: E731
         self.assertTrue(torch.all(target[:, band_of(220)] == 1))
         self.assertTrue(torch.all(target[:, band_of(6000)] == 0))
         # noise alone is noise in every band; a clean voice is speech only where it has energy
-        self.assertEqual(float(head.targets(noise, torch.zeros_like(noise), FRAMING).sum()), 0.0)
-        alone = head.targets(clean, clean, FRAMING)[0, 10:-10]
+        self.assertEqual(float(head.targets(*spectra(noise, torch.zeros_like(noise))).sum()), 0.0)
+        alone = head.targets(*spectra(clean, clean))[0, 10:-10]
         self.assertTrue(torch.all(alone[:, band_of(220)] == 1))
 
 
