@@ -8,6 +8,7 @@ stepping frame by frame equals the whole-sequence run; tests/test_parity.py chec
 Feature compression and normalisation live inside the model so the app passes raw
 magnitudes and training and serving cannot drift.
 """
+import functools
 import math
 
 import torch
@@ -42,9 +43,11 @@ VOICING_PERIODS = (40, 200)  # [shortest, longest) period in samples: 400 Hz dow
 VOICING_RANGES = 8
 
 
+@functools.lru_cache(maxsize=1)
 def voicing_basis():
     """[bins, periods] float64: the cosine at each period over VOICING_BINS, centred over the bins
-    (so a level, a constant in log power, adds nothing) and divided by their count."""
+    (so a level, a constant in log power, adds nothing) and divided by their count. Built once:
+    every forward pass reads it; callers do not write to it."""
     k = torch.arange(*VOICING_BINS, dtype=torch.float64)[:, None]
     q = torch.arange(*VOICING_PERIODS, dtype=torch.float64)[None, :]
     basis = torch.cos(2 * math.pi * k * q / FFT_SIZE)

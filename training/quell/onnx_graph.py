@@ -14,8 +14,7 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import (FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE, VOICING_BINS, VOICING_PERIODS,
-                    VOICING_RANGES, voicing_basis)
+from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE, VOICING_BINS, VOICING_RANGES, voicing_basis
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
