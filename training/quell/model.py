@@ -36,10 +36,12 @@ FLOOR_FALL = 3 * DB  # per frame: one frame's dip in a bin (a periodogram's zero
 # a comb of harmonics, a peak in the cepstrum (the log spectrum's cosine transform) at its period;
 # noise has none. The peak's height is a maximum over periods, which the linear encoder cannot
 # take, and it needs no history: a voice heard first shows it in its first frame. It is read from
-# the bins where voices keep their harmonics (62 Hz to 4 kHz) at periods of 80 to 400 Hz, and
-# given as the highest value in each of VOICING_RANGES equal stretches of those periods.
-VOICING_BINS = (2, 129)  # [first, last) bin
-VOICING_PERIODS = (40, 200)  # [shortest, longest) period in samples: 400 Hz down to 80 Hz
+# the bins where voices keep their strongest harmonics (62 Hz to 3 kHz) at every other period from
+# 80 to 400 Hz (the peak is wider than two samples there), and given as the highest value in each
+# of VOICING_RANGES equal stretches of those periods. Its cost is the step graph's nodes more than
+# its multiplies, and it has to fit the CPU target.
+VOICING_BINS = (2, 97)  # [first, last) bin
+VOICING_PERIODS = (40, 200, 2)  # [shortest, longest) period in samples, 400 Hz down to 80 Hz, and the step
 VOICING_RANGES = 8
 
 
