@@ -420,6 +420,9 @@ def init_with_new_views(model, old, stats):
 # thousands of steps to move them to where they matter, so they learn NEW_PART_RATE times faster.
 NEW_PARTS = {"local_snr": ("snr_slope", "the local SNR"), "refiner": ("refiner", "the refiner")}
 NEW_PART_RATE = 10.0
+# Views that can be added to a trained model's features (init_with_new_views), in the order the
+# features hold them: config key → what the log calls it.
+NEW_VIEWS = {"noise_floor": "the noise floor", "voicing": "the voicing view"}
 
 
 def parameter_groups(model):
@@ -691,7 +694,8 @@ def main():
     if args.noise_floor and not os.path.exists(ckpt_path):
         if config.get("voicing") and not config.get("noise_floor"):
             # the floor's view comes before the voicing view: the old columns would not be a prefix
-            ap.error(f"--noise-floor --init {args.init}: that model reads the voicing view; add both at once instead")
+            ap.error(f"--noise-floor --init {args.init}: that model reads the voicing view already; start from one without it "
+                     "and add both (--noise-floor --voicing)")
         config["noise_floor"] = True
     if args.voicing and not os.path.exists(ckpt_path):
         if config["arch"] not in ("gru", "lstm", "rnn"):
@@ -763,8 +767,7 @@ def main():
     elif args.init:
         old = torch.load(args.init, map_location="cpu")
         added = [what for key, (_, what) in NEW_PARTS.items() if config.get(key) and not old["config"].get(key)]
-        views = [what for key, what in (("noise_floor", "the noise floor"), ("voicing", "the voicing view"))
-                 if config.get(key) and not old["config"].get(key)]
+        views = [what for key, what in NEW_VIEWS.items() if config.get(key) and not old["config"].get(key)]
         if views:
             init_with_new_views(model, old["model"], feature_stats(model, mixer, 32, length, framing))
             print(f"fine-tuning from {args.init}, added: {', '.join(views)}", flush=True)

@@ -477,7 +477,7 @@ class RecipeRuns(unittest.TestCase):
             for bad, message in ((["--voicing", "--legacy"], "--voicing is read beside the level-normalised features"),
                                  (["--voicing", "--arch", "cnn"], "--voicing: the cnn family's graph does not have it"),
                                  (["--noise-floor", "--init", os.path.join(voiced, "last.pt")],
-                                  "that model reads the voicing view; add both at once")):
+                                  "that model reads the voicing view already; start from one without it")):
                 refused = subprocess.run(TINY_TRAINING + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
                                          capture_output=True, text=True)
                 self.assertNotEqual(refused.returncode, 0)
