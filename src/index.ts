@@ -15,7 +15,7 @@ export {
 export { preloadModel } from './live/model-worker-host';
 export { denoiseFileInWorker, type DenoisedFile, type FileJob } from './offline/file-denoiser';
 export { fetchCard, fetchModelIndex } from './model/load-web';
-export { parseModelCard, binCount, type ModelCard, type StateSpec } from './model/card';
+export { parseModelCard, binCount, stateValues, type ModelCard, type StatePart } from './model/card';
 export { ModelRunner } from './model/model-runner';
 export { denoiseChannel, denoiseChannels, resampleAligned, type OfflineOptions } from './offline/offline';
 export { decodeWav, encodeWav, type DecodedWav } from './io/wav';

@@ -632,7 +632,7 @@ const rawCard = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Reco
 function sameCost(a: string, b: string): boolean {
   const shape = (path: string) => {
     const card = rawCard(path);
-    const keys = ['family', 'window', 'fftSize', 'hopSize', 'synthesisSize', 'parameters', 'states'];
+    const keys = ['family', 'window', 'fftSize', 'hopSize', 'synthesisSize', 'parameters', 'stateLayout'];
     return JSON.stringify([...keys.map((k) => card[k]), card.maskGain !== undefined]);
   };
   return shape(a) === shape(b);

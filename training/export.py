@@ -6,7 +6,7 @@
     python3 training/export.py --reexport --out models/quell-gru   (same weights and card, new graph)
     python3 training/export.py --checkpoint CK --out models/quell-gru --mask-gain auto   (see level_of_clean_speech)
 
-Writes OUT.onnx (opset 17: magnitudes and state in, mask and state out), OUT.json (the card),
+Writes OUT.onnx (opset 17: the magnitudes and the state in one tensor in, the mask and the next state in one out), OUT.json (the card),
 OUT.pt (the PyTorch weights, for `npm run parity`), and OUT.golden.bin (float32 magnitudes then masks of a fixed input, from the PyTorch
 whole-sequence model) for the streaming parity tests in ONNX and TypeScript, plus a pipeline
 golden: OUT.pipeline-input.wav and the Python reference pipeline's output on it.
@@ -26,11 +26,14 @@ from quell import reference  # noqa: E402
 from quell.config import FRAMING, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.data import Mixer, load_split  # noqa: E402
 from quell.model import VOICING_RANGES, RecurrentMask, StepModule, build  # noqa: E402
-from quell.onnx_graph import recurrent_state_layout, recurrent_state_specs, recurrent_step_graph  # noqa: E402
+from quell.onnx_graph import recurrent_step_graph  # noqa: E402
 from quell.synthetic import speech_like, synthetic_split  # noqa: E402
 from train import ROOT, enhance  # noqa: E402
 
 GOLDEN_FRAMES = 64
+# The step graph's one input (the magnitudes, then the carried state) and one output (the mask,
+# then the next state): see StepModule and recurrent_step_graph.
+STEP_INPUT, STEP_OUTPUT = "magnitudes_and_state", "mask_and_state"
 
 
 def checkpoint_log(path):
@@ -49,17 +52,14 @@ def golden_signal(seconds=2.0, seed=5):
 def export(model, out, meta, config):
     model.eval()
     torch.save({"config": config, "model": model.state_dict()}, out + ".pt")  # for npm run parity
-    step = StepModule(model)
-    specs = recurrent_state_specs(model) if isinstance(model, RecurrentMask) else model.state_specs()
     framing = framing_of(config)
-    mag = torch.rand(1, N_BINS)
-    states = [torch.zeros(*shape) for _, shape in specs]
-    in_names = ["magnitudes"] + [f"{n}_in" for n, _ in specs]
-    out_names = ["mask"] + [f"{n}_out" for n, _ in specs]
+    layout = model.state_layout()
+    values = N_BINS + sum(size for _, size in layout)
     if isinstance(model, RecurrentMask):
-        onnx.save(recurrent_step_graph(model, in_names, out_names), out + ".onnx")
+        onnx.save(recurrent_step_graph(model, STEP_INPUT, STEP_OUTPUT), out + ".onnx")
     else:
-        torch.onnx.export(step, (mag, *states), out + ".onnx", input_names=in_names, output_names=out_names,
+        frame = torch.cat([torch.rand(1, N_BINS), torch.zeros(1, values - N_BINS)], dim=1)
+        torch.onnx.export(StepModule(model), (frame,), out + ".onnx", input_names=[STEP_INPUT], output_names=[STEP_OUTPUT],
                           opset_version=17, do_constant_folding=True)
     onnx.checker.check_model(onnx.load(out + ".onnx"))
 
@@ -77,11 +77,9 @@ def export(model, out, meta, config):
         "name": os.path.basename(out),
         "file": os.path.basename(out) + ".onnx",
         "sampleRate": SAMPLE_RATE, **framing,
-        "input": {"name": "magnitudes", "shape": [1, N_BINS]},
-        "output": {"name": "mask", "shape": [1, N_BINS]},
-        "states": [{"input": f"{n}_in", "output": f"{n}_out", "shape": shape} for n, shape in specs],
-        **({"stateLayout": [{"name": n, "values": size} for n, size in recurrent_state_layout(model)]}
-           if isinstance(model, RecurrentMask) else {}),
+        "input": {"name": STEP_INPUT, "shape": [1, values]},
+        "output": {"name": STEP_OUTPUT, "shape": [1, values]},
+        "stateLayout": [{"name": n, "values": size} for n, size in layout],
         "parameters": sum(p.numel() for p in model.parameters()),
         "golden": {"file": os.path.basename(out) + ".golden.bin", "frames": GOLDEN_FRAMES},
         **meta,
@@ -170,7 +168,7 @@ def main():
         model = build(**config)
         model.load_state_dict(ck["model"])
         generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "synthesisSize", "input",
-                     "output", "states", "stateLayout", "parameters", "golden"}
+                     "output", "states", "stateLayout", "parameters", "golden"}  # "states": cards before the one-tensor step
         meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
     elif args.fixture or args.fixture_parts:
         torch.manual_seed(1234)
@@ -247,7 +245,7 @@ def main():
     x = reference.write_wav(args.out + ".pipeline-input.wav", golden_signal())
     y = reference.denoise(model, x, framing_of(config))
     y.astype("<f4").tofile(args.out + ".pipeline-output.bin")
-    print(json.dumps({k: card[k] for k in ("name", "parameters", "states")}))
+    print(json.dumps({k: card[k] for k in ("name", "parameters", "stateLayout")}))
 
 
 if __name__ == "__main__":

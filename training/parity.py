@@ -24,7 +24,7 @@ def torch_stage(card_path, dtype=torch.float32):
     model = build(**saved["config"])
     model.load_state_dict(saved["model"])
     model.to(dtype).eval()
-    frames, bins = card["golden"]["frames"], card["input"]["shape"][-1]
+    frames, bins = card["golden"]["frames"], card["fftSize"] // 2 + 1
     golden = np.fromfile(os.path.join(os.path.dirname(card_path), card["golden"]["file"]), "<f4")
     mags = torch.from_numpy(golden[: frames * bins].reshape(1, frames, bins).copy()).to(dtype)
     with torch.no_grad():

@@ -330,7 +330,7 @@ const PASS_THROUGH: ModelCard = {
   window: 'sqrt-hann',
   input: { name: '', shape: [257] },
   output: { name: '', shape: [257] },
-  states: [],
+  stateLayout: [],
   parameters: 0,
 };
 

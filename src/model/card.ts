@@ -1,18 +1,16 @@
 import { type Framing, framingProblem } from '../dsp/window';
 import type { FrameEngineOptions } from '../dsp/frame-engine';
 
+/** One part of the state a model carries from step to step. */
+export interface StatePart {
+  name: string;
+  values: number;
+}
+
 /**
  * The model card: the JSON written beside each ONNX model by training/export.py.
  * The engine reads every shape, name and DSP constant from it instead of repeating them.
  */
-export interface StateSpec {
-  /** Graph input that receives the state. */
-  input: string;
-  /** Graph output that returns the next state. */
-  output: string;
-  shape: number[];
-}
-
 export interface ModelCard {
   name: string;
   family: string;
@@ -24,9 +22,12 @@ export interface ModelCard {
   window: string;
   /** Span of each frame that is synthesised (low-delay window); absent in older cards. */
   synthesisSize?: number;
+  /** The step's one input: the magnitudes (fftSize/2+1), then the carried state. */
   input: { name: string; shape: number[] };
+  /** The step's one output: the mask, then the next state. */
   output: { name: string; shape: number[] };
-  states: StateSpec[];
+  /** The carried state's parts, in order (the engine needs only their sum: stateValues). */
+  stateLayout: StatePart[];
   parameters: number;
   description?: string;
   fixture?: boolean;
@@ -46,6 +47,11 @@ const MAX_STATE_VALUES = 1 << 20;
 /** Gain-mask bins (and STFT magnitudes) of a card's model: fftSize / 2 + 1. */
 export function binCount(card: { fftSize: number }): number {
   return card.fftSize / 2 + 1;
+}
+
+/** Values of state a card's model carries from step to step. */
+export function stateValues(card: { stateLayout: StatePart[] }): number {
+  return card.stateLayout.reduce((sum, part) => sum + part.values, 0);
 }
 
 /** models/index.json: the cards a build offers (paths relative to the index), and the default. */
@@ -87,23 +93,30 @@ export function parseModelCard(json: unknown, source: string): ModelCard {
   if (fftSize % (c.hopSize as number) !== 0) fail('"hopSize" must divide "fftSize"');
   const framing = framingProblem(c as unknown as Framing);
   if (framing) fail(framing);
+  if ('states' in c && !('stateLayout' in c)) {
+    fail(
+      'it names a tensor per state, as models exported before the one-tensor step did; export it again (python3 training/export.py --reexport --out MODEL)',
+    );
+  }
+  if (!Array.isArray(c.stateLayout)) fail('"stateLayout" must be a list');
+  let state = 0;
+  for (const part of c.stateLayout as StatePart[]) {
+    if (typeof part?.name !== 'string' || !Number.isInteger(part.values) || part.values <= 0) {
+      fail('each part of "stateLayout" needs a "name" and a whole positive number of "values"');
+    }
+    state += part.values;
+  }
+  if (state > MAX_STATE_VALUES) fail(`"stateLayout" may hold at most ${MAX_STATE_VALUES} values, got ${state}`);
   const bins = fftSize / 2 + 1;
-  const io = (key: string) => {
+  const io = (key: string, what: string) => {
     const v = c[key] as { name?: unknown; shape?: unknown } | undefined;
     if (!v || typeof v.name !== 'string' || !Array.isArray(v.shape)) fail(`"${key}" needs a name and a shape`);
-    if ((v!.shape as number[]).reduce((a, b) => a * b, 1) !== bins) fail(`"${key}" must hold ${bins} values (fftSize/2+1)`);
+    if ((v!.shape as number[]).reduce((a, b) => a * b, 1) !== bins + state) {
+      fail(`"${key}" must hold ${bins + state} values (${what}: fftSize/2+1 = ${bins}, then the ${state} of "stateLayout")`);
+    }
   };
-  io('input');
-  io('output');
-  if (!Array.isArray(c.states)) fail('"states" must be a list');
-  for (const s of c.states as StateSpec[]) {
-    if (typeof s.input !== 'string' || typeof s.output !== 'string' || !Array.isArray(s.shape)) {
-      fail('each state needs "input", "output" and "shape"');
-    }
-    if (!s.shape.every((d) => Number.isInteger(d) && d > 0) || s.shape.reduce((a, b) => a * b, 1) > MAX_STATE_VALUES) {
-      fail(`state "${s.input}" must have whole positive dimensions and at most ${MAX_STATE_VALUES} values, got [${s.shape.join(', ')}]`);
-    }
-  }
+  io('input', 'the magnitudes');
+  io('output', 'the mask');
   return { family: 'unknown', parameters: 0, ...(c as object) } as ModelCard;
 }
 

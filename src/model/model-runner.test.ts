@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { binCount } from './card';
+import { binCount, stateValues } from './card';
 import { ModelRunner } from './model-runner';
 import { loadRunner, readCard, readModelIndex } from './load-node';
 import { denoiseChannel } from '../offline/offline';
@@ -60,7 +60,7 @@ test('NaN and Inf magnitudes never reach the recurrent state', async () => {
   mags[100] = Infinity;
   for (let i = 0; i < 5; i++) await runner.step(mags, mask);
   assert.ok(mask.every((m) => m >= 0 && m <= 1));
-  assert.ok(runner.stateValues().every((s) => s.every(Number.isFinite)));
+  assert.ok(runner.state().every(Number.isFinite));
 });
 
 test('frames of digital silence hold the state: what follows a muted microphone is masked as from a fresh start', async () => {
@@ -77,7 +77,7 @@ test('frames of digital silence hold the state: what follows a muted microphone 
       'silence on a fresh stream answers a closed mask',
     );
   }
-  assert.ok(muted.stateValues().every((s) => s.every((v) => v === 0)));
+  assert.ok(muted.state().every((v) => v === 0));
   for (let f = 0; f < 20; f++) {
     const noise = new Float32Array(257).map((_, k) => 0.2 + 0.1 * Math.sin(f * 1.3 + k / 7));
     await fresh.step(noise, expected);
@@ -107,13 +107,17 @@ test('a file that opens with digital silence is denoised as if the silence were 
   assert.deepEqual(after.subarray(lead), direct);
 });
 
-test('reset zeroes every state tensor', async () => {
+test("reset zeroes the state: the next step is a fresh stream's", async () => {
   const runner = await loadRunner(fixtureCard);
+  const fresh = new Float32Array(257);
+  await runner.step(new Float32Array(257).fill(2), fresh);
   const mask = new Float32Array(257);
-  await runner.step(new Float32Array(257).fill(2), mask);
-  assert.ok(runner.stateValues().some((s) => s.some((v) => v !== 0)));
+  await runner.step(new Float32Array(257).fill(0.5), mask);
+  assert.ok(runner.state().some((v) => v !== 0));
   runner.reset();
-  assert.ok(runner.stateValues().every((s) => s.every((v) => v === 0)));
+  assert.ok(runner.state().every((v) => v === 0));
+  await runner.step(new Float32Array(257).fill(2), mask);
+  assert.deepEqual(mask, fresh);
 });
 
 test('a missing or corrupt model gives an error that names the file', async () => {
@@ -129,6 +133,19 @@ test('a missing or corrupt model gives an error that names the file', async () =
   copyFileSync(fixtureCard, join(dir, 'shape.json'));
   writeFileSync(join(dir, 'shape.json'), JSON.stringify({ ...readCard(fixtureCard), fftSize: 500 }));
   await assert.rejects(loadRunner(join(dir, 'shape.json')), /fftSize/);
+  // A card whose step tensors do not hold the magnitudes and its state, and one from before the
+  // one-tensor step (a tensor per state): each says what is wrong and what to do.
+  const { stateLayout, ...rest } = readCard(fixtureCard);
+  writeFileSync(join(dir, 'short.json'), JSON.stringify({ ...rest, stateLayout: stateLayout.slice(1) }));
+  await assert.rejects(
+    loadRunner(join(dir, 'short.json')),
+    /short\.json is invalid: "input" must hold 531 values \(the magnitudes: fftSize\/2\+1 = 257, then the 274 of "stateLayout"\)/,
+  );
+  writeFileSync(join(dir, 'old.json'), JSON.stringify({ ...rest, states: [{ input: 'state_in', output: 'state_out', shape: [1, 290] }] }));
+  await assert.rejects(
+    loadRunner(join(dir, 'old.json')),
+    /old\.json is invalid: it names a tensor per state.*training\/export\.py --reexport/,
+  );
 });
 
 test('a card cannot send a loader outside its folder, and nothing endless or huge is read', async () => {
@@ -158,7 +175,7 @@ test('a step whose mask or state comes out not finite passes its frame and start
   // A stand-in for onnxruntime whose session answers as told: a good step, a NaN in the mask,
   // a good step, an infinity in the state; each bad one must be caught, whichever tensor holds it.
   const card = readCard(fixtureCard);
-  const stateSize = card.states[0].shape.reduce((a, b) => a * b, 1);
+  const stateSize = stateValues(card);
   const answers: [number, number][] = [
     [0.5, 0.25],
     [NaN, 0.25],
@@ -176,13 +193,13 @@ test('a step whose mask or state comes out not finite passes its frame and start
     },
     InferenceSession: {
       create: async () => ({
-        inputNames: [card.input.name, card.states[0].input],
-        outputNames: [card.output.name, card.states[0].output],
+        inputNames: [card.input.name],
+        outputNames: [card.output.name],
         run: async () => {
           const [mask, state] = answers[step++];
-          const stateData = new Float32Array(stateSize).fill(0.25);
-          stateData[7] = state;
-          return { [card.output.name]: { data: new Float32Array(257).fill(mask) }, [card.states[0].output]: { data: stateData } };
+          const output = new Float32Array(257 + stateSize).fill(0.25).fill(mask, 0, 257);
+          output[257 + 7] = state;
+          return { [card.output.name]: { data: output } };
         },
       }),
     },
@@ -203,6 +220,6 @@ test('a step whose mask or state comes out not finite passes its frame and start
       `mask ${mask[0]}, expected ${want.mask}`,
     );
     assert.equal(runner.recoveries, want.recoveries);
-    assert.ok(runner.stateValues()[0].every((v) => v === want.state));
+    assert.ok(runner.state().every((v) => v === want.state));
   }
 });

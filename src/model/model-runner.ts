@@ -1,5 +1,5 @@
 import type * as OrtModule from 'onnxruntime-web';
-import { binCount, type ModelCard } from './card';
+import { binCount, stateValues, type ModelCard } from './card';
 
 type Ort = typeof OrtModule;
 
@@ -8,20 +8,22 @@ type Ort = typeof OrtModule;
  * frame. The same class runs in the browser's worker and in Node (CLI, tests, benchmarks):
  * the caller passes in the `onnxruntime-web` module it imported.
  *
- * Every state tensor named in the card is fed back from the step's outputs and zeroed on
- * reset; nothing here knows whether the model is a GRU, an LSTM or a CNN. The input tensor is
- * allocated once. (onnxruntime-web's wasm backend leaves pre-allocated CPU output tensors
- * unfilled, so outputs are the ones each run returns.)
+ * A step is one tensor in, the magnitudes then the state, and one out, the mask then the next
+ * state (the card's input, output and stateLayout): onnxruntime-web pays for each tensor of a
+ * run. The state values of one step's output are copied after the next frame's magnitudes, and
+ * zeroed on reset; nothing here knows whether the model is a GRU, an LSTM or a CNN. The input
+ * tensor is allocated once. (onnxruntime-web's wasm backend leaves pre-allocated CPU output
+ * tensors unfilled, so the output is the one each run returns.)
  */
 export class ModelRunner {
   readonly card: ModelCard;
   /** Steps whose input or output was not finite (the state was reset and the mask bypassed). */
   recoveries = 0;
-  private readonly ort: Ort;
   private readonly session: OrtModule.InferenceSession;
-  private readonly inputData: Float32Array;
-  private readonly zeroStates: OrtModule.Tensor[];
-  private states: OrtModule.Tensor[];
+  private readonly ort: Ort;
+  /** The step's input: this frame's magnitudes, then the state the last step returned. */
+  private readonly stepInput: Float32Array;
+  private readonly bins: number;
   /** The mask of the last frame stepped (zeros on a fresh stream): a silent frame's answer. */
   private readonly lastMask: Float32Array;
   private readonly feeds: Record<string, OrtModule.Tensor>;
@@ -30,13 +32,10 @@ export class ModelRunner {
     this.card = card;
     this.ort = ort;
     this.session = session;
-    const bins = binCount(card);
-    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-    this.inputData = new Float32Array(bins);
-    this.lastMask = new Float32Array(bins);
-    this.zeroStates = card.states.map((s) => new ort.Tensor('float32', new Float32Array(size(s.shape)), s.shape));
-    this.states = [...this.zeroStates];
-    this.feeds = { [card.input.name]: new ort.Tensor('float32', this.inputData, card.input.shape) };
+    this.bins = binCount(card);
+    this.stepInput = new Float32Array(this.bins + stateValues(card));
+    this.lastMask = new Float32Array(this.bins);
+    this.feeds = { [card.input.name]: new ort.Tensor('float32', this.stepInput, card.input.shape) };
   }
 
   /** Build a session from the model's bytes; `source` names the file in error messages. */
@@ -47,12 +46,10 @@ export class ModelRunner {
     } catch (e) {
       throw new Error(`model file ${source} could not be loaded (corrupt or not ONNX): ${(e as Error).message}`, { cause: e });
     }
-    const expected = [card.input.name, ...card.states.map((s) => s.input)];
-    const outputs = [card.output.name, ...card.states.map((s) => s.output)];
     const missing = [
-      ...expected.filter((n) => !session.inputNames.includes(n)),
-      ...outputs.filter((n) => !session.outputNames.includes(n)),
-    ];
+      session.inputNames.includes(card.input.name) ? [] : [card.input.name],
+      session.outputNames.includes(card.output.name) ? [] : [card.output.name],
+    ].flat();
     if (missing.length) throw new Error(`model file ${source} does not match its card: missing ${missing.join(', ')}`);
     return new ModelRunner(ort, session, card);
   }
@@ -62,20 +59,20 @@ export class ModelRunner {
     return new ModelRunner(this.ort, this.session, this.card);
   }
 
-  /** Zero every state tensor (a new stream, or a model switch). */
+  /** Zero the state (a new stream, or a model switch). */
   reset(): void {
-    this.states = [...this.zeroStates];
+    this.stepInput.fill(0, this.bins);
     this.lastMask.fill(0);
   }
 
   /** Run one step: magnitudes (fftSize/2+1) in, gain mask written to maskOut. A frame of exact zeros is not stepped. */
   async step(magnitudes: ArrayLike<number>, maskOut: Float32Array): Promise<void> {
-    const input = this.inputData;
+    const { bins, stepInput } = this;
     let silent = true;
-    for (let k = 0; k < input.length; k++) {
+    for (let k = 0; k < bins; k++) {
       const m = magnitudes[k];
-      input[k] = m >= 0 && m < 1e6 ? m : 0; // NaN/Inf never reach the recurrent state
-      if (input[k] !== 0) silent = false;
+      stepInput[k] = m >= 0 && m < 1e6 ? m : 0; // NaN/Inf never reach the recurrent state
+      if (stepInput[k] !== 0) silent = false;
     }
     if (silent) {
       // Digital silence (a microphone opening or muted, a file's leading zeros) holds the state:
@@ -88,37 +85,28 @@ export class ModelRunner {
       maskOut.set(this.lastMask);
       return;
     }
-    const { card, feeds } = this;
-    for (let i = 0; i < card.states.length; i++) feeds[card.states[i].input] = this.states[i];
-    const result = await this.session.run(feeds);
-    const mask = result[card.output.name].data as Float32Array;
-    maskOut.set(mask.subarray(0, maskOut.length));
-    // One sum per tensor finds a NaN or an infinity anywhere in it (either makes the sum so),
-    // for a fraction of the cost of testing each value on every step.
-    let finite = true;
+    const result = await this.session.run(this.feeds);
+    const stepOutput = result[this.card.output.name].data as Float32Array;
+    // One sum finds a NaN or an infinity anywhere (either makes the sum so), for a fraction of
+    // the cost of testing each value on every step; the mask's sum must also lie in [0, bins].
     let maskSum = 0;
-    for (let k = 0; k < maskOut.length; k++) maskSum += maskOut[k];
-    if (!(maskSum >= 0 && maskSum <= maskOut.length)) finite = false;
-    const next = card.states.map((s) => result[s.output]);
-    for (const t of next) {
-      const d = t.data as Float32Array;
-      let sum = 0;
-      for (let i = 0; i < d.length; i++) sum += d[i];
-      if (!Number.isFinite(sum)) finite = false;
-    }
-    if (!finite) {
+    for (let k = 0; k < bins; k++) maskSum += stepOutput[k];
+    let stateSum = 0;
+    for (let i = bins; i < stepOutput.length; i++) stateSum += stepOutput[i];
+    if (!(maskSum >= 0 && maskSum <= bins) || !Number.isFinite(stateSum)) {
       // Should never happen with sanitised input; if it does, start afresh rather than spread NaN.
       this.recoveries++;
       maskOut.fill(1);
       this.reset();
       return;
     }
-    this.states = next;
+    maskOut.set(stepOutput.subarray(0, bins));
+    stepInput.set(stepOutput.subarray(bins), bins);
     this.lastMask.set(maskOut);
   }
 
-  /** The current state tensors' values, for tests. */
-  stateValues(): Float32Array[] {
-    return this.states.map((t) => t.data as Float32Array);
+  /** The state the next step starts from, for tests. */
+  state(): Float32Array {
+    return this.stepInput.subarray(this.bins);
   }
 }

@@ -221,6 +221,13 @@ class RecurrentMask(nn.Module, MaskDecoding):
         specs = [(n, [self.layers, 1, self.hidden]) for n in names]
         return specs + self.features.states()
 
+    def state_layout(self):
+        """The parts of the step graph's carried state, in order, as (name, values): each layer's h
+        (then each layer's c for the LSTM), then the level states."""
+        names = ["h", "c"] if self.cell == "lstm" else ["h"]
+        parts = [(f"{n}{layer}", self.hidden) for n in names for layer in range(self.layers)]
+        return parts + [(n, shape[-1]) for n, shape in self.features.states()]
+
     def zero_states(self, batch=1):
         w = self.decoder.weight  # zeros of its dtype, on its device
         levels = len(self.features.states())
@@ -267,6 +274,10 @@ class CausalConvMask(nn.Module, MaskDecoding):
         caches = [(f"cache{i}", [1, self.hidden, (self.kernel - 1) * d]) for i, d in enumerate(self.dilations)]
         return caches + self.features.states()
 
+    def state_layout(self):
+        """The parts of the step graph's carried state, in order, as (name, values)."""
+        return [(n, math.prod(shape)) for n, shape in self.state_specs()]
+
     def zero_states(self, batch=1):
         return [self.decoder.weight.new_zeros(batch, *s[1:]) for _, s in self.state_specs()]
 
@@ -304,11 +315,16 @@ def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noi
 
 
 class StepModule(nn.Module):
-    """The graph exported to ONNX: magnitudes and states in, mask and states out."""
+    """The traced step graph (the CNN's): one tensor in, the magnitudes then every state flat, in
+    state_layout's order; one out, the mask then every next state. onnxruntime-web pays for each
+    tensor of a run, more than for the Split, Reshapes and Concat that unpack and repack them."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.shapes = [shape for _, shape in model.state_specs()]
 
-    def forward(self, mag, *states):
-        return self.model.step(mag, *states)
+    def forward(self, frame):
+        parts = torch.split(frame, [N_BINS] + [math.prod(s) for s in self.shapes], dim=1)
+        states = [part.reshape(shape) for part, shape in zip(parts[1:], self.shapes)]
+        return torch.cat([out.reshape(1, -1) for out in self.model.step(parts[0], *states)], dim=1)

@@ -4,7 +4,8 @@ operators instead of traced by torch.onnx.export.
 Why: one step runs every 8 ms, and onnxruntime-web pays for every node and, more, for every input
 and output tensor of a run. The traced graph carries the batch-first transposes, squeezes and
 per-layer slices of the state; this one has none of them, folds the feature normalisation into
-the encoder's weights and carries all state in one tensor. The parity tests hold it to the
+the encoder's weights and carries the magnitudes and all state in one tensor in, the mask and all
+state in one out. The parity tests hold it to the
 PyTorch model: ONNX steps against the whole-sequence golden, in TypeScript.
 """
 import numpy as np
@@ -93,28 +94,15 @@ def fold_level_encoder(w, b):
     return np.concatenate([w_a + w_b + w_c, -w_mean, -w_c], axis=1), b
 
 
-def recurrent_state_layout(model):
-    """The parts of the step graph's one state tensor, in order, as (name, values): each layer's h
-    (then each layer's c for the LSTM), then the level states."""
-    names = ["h", "c"] if model.cell == "lstm" else ["h"]
-    parts = [(f"{n}{layer}", model.hidden) for n in names for layer in range(model.layers)]
-    return parts + [(n, shape[-1]) for n, shape in model.features.states()]
-
-
-def recurrent_state_specs(model):
-    """The step graph's states: one tensor [1, values] holding every part of recurrent_state_layout.
-    onnxruntime-web pays per input and output tensor on every run, far more than for the Split and
-    Concat that unpack and repack one."""
-    return [("state", [1, sum(size for _, size in recurrent_state_layout(model))])]
-
-
-def recurrent_step_graph(model, in_names, out_names):
-    """ONNX model: magnitudes [1, 257] and the state of recurrent_state_specs in; mask and the
-    next state out (names as given, in that order)."""
+def recurrent_step_graph(model, in_name, out_name):
+    """ONNX model: one tensor in, the magnitudes [257] then the carried state (the parts of
+    model.state_layout, in order); one out, the mask then the next state. The Split that unpacks
+    the state and the Concat that packs it are there anyway: with the magnitudes and the mask in
+    them, a run moves two tensors instead of four."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     hidden, layers, cell = model.hidden, model.layers, model.cell
     level_norm = model.features.level_norm
-    layout = recurrent_state_layout(model)
+    layout = model.state_layout()
     levels = len(model.features.states())
     rnn_parts = [name for name, _ in layout[:len(layout) - levels]]
     rnn_in, rnn_out = [f"{n}_in" for n in rnn_parts], [f"{n}_out" for n in rnn_parts]
@@ -136,11 +124,11 @@ def recurrent_step_graph(model, in_names, out_names):
         enc_w = np.concatenate([folded, enc_w[:, split:]], axis=1)
     state_shape = const("state_shape", [1, 1, hidden], np.int64)  # the recurrent operators' [seq, batch, hidden]
     row_shape = const("row_shape", [1, hidden], np.int64)
-    nodes = [h.make_node("Split", [in_names[1], const("state_sizes", [size for _, size in layout], np.int64)],
-                         [f"{n}_row" for n in rnn_parts] + level_in[:levels], axis=1)]
+    nodes = [h.make_node("Split", [in_name, const("part_sizes", [N_BINS] + [size for _, size in layout], np.int64)],
+                         ["magnitudes"] + [f"{n}_row" for n in rnn_parts] + level_in[:levels], axis=1)]
     nodes += [h.make_node("Reshape", [f"{n}_row", state_shape], [f"{n}_in"]) for n in rnn_parts]
     nodes += [
-        h.make_node("Mul", [in_names[0], in_names[0]], ["power"]),
+        h.make_node("Mul", ["magnitudes", "magnitudes"], ["power"]),
         h.make_node("Add", ["power", const("epsilon", [1e-10])], ["power_eps"]),
         h.make_node("Log", ["power_eps"], ["log_power"]),
     ]
@@ -182,7 +170,6 @@ def recurrent_step_graph(model, in_names, out_names):
         nodes.append(h.make_node(OPERATOR[cell], inputs, layer_outs, **attrs))
         x = per_layer_outs[0][layer]  # Y_h [1, 1, hidden] is also the next layer's [seq, batch, input]
     nodes += [h.make_node("Reshape", [f"{n}_out", row_shape], [f"{n}_out_row"]) for n in rnn_parts]
-    nodes.append(h.make_node("Concat", [f"{n}_out_row" for n in rnn_parts] + level_out[:levels], [out_names[1]], axis=1))
     last_row = f"{rnn_parts[layers - 1]}_out_row"
     refined = bool(model.refiner_channels)
     nodes.append(h.make_node("Gemm", [last_row, const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
@@ -198,19 +185,15 @@ def recurrent_step_graph(model, in_names, out_names):
     if refined:
         nodes += refiner_nodes(const, sd, [level_out[0]] + level_out[2:3])
     if model.mask_gain == 1.0:
-        nodes.append(h.make_node("Sigmoid", ["logits"], [out_names[0]]))
+        nodes.append(h.make_node("Sigmoid", ["logits"], ["mask"]))
     else:  # model.gained_mask
         nodes += [h.make_node("Sigmoid", ["logits"], ["unit_mask"]),
                   h.make_node("Mul", ["unit_mask", const("mask_gain", np.array(model.mask_gain))], ["gained_mask"]),
-                  h.make_node("Min", ["gained_mask", const("mask_ceiling", np.array(1.0))], [out_names[0]])]
-    [(_, packed)] = recurrent_state_specs(model)
-    graph = h.make_graph(
-        nodes, "quell-step",
-        [h.make_tensor_value_info(in_names[0], TensorProto.FLOAT, [1, N_BINS]),
-         h.make_tensor_value_info(in_names[1], TensorProto.FLOAT, packed)],
-        [h.make_tensor_value_info(out_names[0], TensorProto.FLOAT, [1, N_BINS]),
-         h.make_tensor_value_info(out_names[1], TensorProto.FLOAT, packed)],
-        initializers)
+                  h.make_node("Min", ["gained_mask", const("mask_ceiling", np.array(1.0))], ["mask"])]
+    nodes.append(h.make_node("Concat", ["mask"] + [f"{n}_out_row" for n in rnn_parts] + level_out[:levels], [out_name], axis=1))
+    values = [1, N_BINS + sum(size for _, size in layout)]
+    graph = h.make_graph(nodes, "quell-step", [h.make_tensor_value_info(in_name, TensorProto.FLOAT, values)],
+                         [h.make_tensor_value_info(out_name, TensorProto.FLOAT, values)], initializers)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="quell")
     proto.ir_version = 8  # what onnxruntime-web and the opset-17 exporter agree on
     onnx.checker.check_model(proto)

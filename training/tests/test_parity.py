@@ -212,7 +212,14 @@ class RecipeRuns(unittest.TestCase):
             onnx.checker.check_model(onnx.load(out + ".onnx"))
             card = json.load(open(out + ".json"))
             self.assertEqual(card["fftSize"], 512)
-            self.assertEqual(card["states"], [{"input": "state_in", "output": "state_out", "shape": [1, 2 * 16 + 258]}])
+            # one tensor in (the magnitudes, then the state), one out (the mask, then the next state)
+            values = [1, 257 + 2 * 16 + 258]
+            self.assertEqual((card["input"], card["output"]), ({"name": "magnitudes_and_state", "shape": values},
+                                                               {"name": "mask_and_state", "shape": values}))
+            graph = onnx.load(out + ".onnx").graph
+            for ends, io in ((graph.input, card["input"]), (graph.output, card["output"])):
+                self.assertEqual([(e.name, [d.dim_value for d in e.type.tensor_type.shape.dim]) for e in ends],
+                                 [(io["name"], io["shape"])])
             self.assertEqual(card["window"], "low-delay")
             self.assertEqual(card["stateLayout"], [{"name": "h0", "values": 16}, {"name": "h1", "values": 16},
                                                    {"name": "level_mean", "values": 257}, {"name": "level_count", "values": 1}])
@@ -249,7 +256,7 @@ class RecipeRuns(unittest.TestCase):
                 expected = gained(torch.from_numpy(golden[0].copy())[None].double().float())[0].numpy()
             np.testing.assert_allclose(golden[1], expected, atol=1e-4)
             nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
-            self.assertEqual(nodes[-3:], ["Sigmoid", "Mul", "Min"])
+            self.assertEqual(nodes[-4:], ["Sigmoid", "Mul", "Min", "Concat"])  # the Concat packs mask and state
             refused = subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
                                       os.path.join(tmp, "best.pt"), "--out", out, "--mask-gain", "0.5"],
                                      capture_output=True, text=True)
@@ -383,7 +390,7 @@ class RecipeRuns(unittest.TestCase):
                             os.path.join(floored, "best.pt"), "--out", out], check=True, capture_output=True)
             card = json.load(open(out + ".json"))
             self.assertEqual(card["stateLayout"][-1], {"name": "noise_floor", "values": 257})
-            self.assertEqual(card["states"][0]["shape"], [1, 2 * 16 + 258 + 257])
+            self.assertEqual(card["input"]["shape"], [1, 257 + 2 * 16 + 258 + 257])
             legacy = subprocess.run(train + ["--steps", "1", "--legacy", "--noise-floor", "--out", os.path.join(tmp, "legacy")],
                                     capture_output=True, text=True)
             self.assertNotEqual(legacy.returncode, 0)
@@ -403,7 +410,7 @@ class RecipeRuns(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
                             os.path.join(local, "last.pt"), "--out", out], check=True, capture_output=True)
             nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
-            self.assertEqual(nodes[-5:], ["Gemm", "Sub", "Mul", "Add", "Sigmoid"])
+            self.assertEqual(nodes[-6:], ["Gemm", "Sub", "Mul", "Add", "Sigmoid", "Concat"])
             bare = subprocess.run(train + ["--steps", "1", "--local-snr", "--out", os.path.join(tmp, "bare")],
                                   capture_output=True, text=True)
             self.assertNotEqual(bare.returncode, 0)
@@ -421,7 +428,7 @@ class RecipeRuns(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
                             os.path.join(refined, "last.pt"), "--out", out], check=True, capture_output=True)
             nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
-            self.assertEqual(nodes[-7:], ["Sub", "Concat", "Gemm", "PRelu", "Gemm", "Add", "Sigmoid"])
+            self.assertEqual(nodes[-8:], ["Sub", "Concat", "Gemm", "PRelu", "Gemm", "Add", "Sigmoid", "Concat"])
             for bad in (["--refiner", "0"], ["--refiner", "4", "--legacy"]):
                 refused = subprocess.run(train + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
                                          capture_output=True, text=True)
