@@ -3,6 +3,7 @@
     python3 training/export.py --checkpoint .cache/train/gru/best.pt --out models/quell-gru
     python3 training/export.py --fixture --out models/fixture/quell-fixture
     python3 training/export.py --fixture-parts --out models/fixture/quell-fixture-parts
+    python3 training/export.py --fixture-bands --out models/fixture/quell-fixture-bands
     python3 training/export.py --reexport --out models/quell-gru   (same weights and card, new graph)
     python3 training/export.py --checkpoint CK --out models/quell-gru --mask-gain auto   (see level_of_clean_speech)
 
@@ -148,6 +149,9 @@ def main():
     ap.add_argument("--fixture-parts", action="store_true",
                     help="a fixture with every optional part of the graph (noise floor, voicing, local SNR, refiner, make-up gain), "
                          "so that the TypeScript parity tests hold the graph of each to PyTorch")
+    ap.add_argument("--fixture-bands", action="store_true",
+                    help="a fixture that reads and masks in bands (with the voicing view and a make-up gain), so that "
+                         "the TypeScript parity tests hold the folded band maps to PyTorch")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", help="checkpoint this one was fine-tuned from (recorded in the card)")
     ap.add_argument("--origin", help="how the run started, for the card (e.g. 'warm start from quell-gru-v1')")
@@ -170,11 +174,13 @@ def main():
         generated = {"name", "file", "sampleRate", "fftSize", "hopSize", "window", "synthesisSize", "input",
                      "output", "states", "stateLayout", "parameters", "golden"}  # "states": cards before the one-tensor step
         meta = {k: v for k, v in json.load(open(args.out + ".json")).items() if k not in generated}
-    elif args.fixture or args.fixture_parts:
+    elif args.fixture or args.fixture_parts or args.fixture_bands:
         torch.manual_seed(1234)
         config = {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True, "framing": FRAMING}
         if args.fixture_parts:
             config.update(noise_floor=True, voicing=True, local_snr=True, refiner=4, mask_gain=1.25)
+        if args.fixture_bands:
+            config.update(voicing=True, bands=True, mask_gain=1.25)
         model = build(**config)
         with torch.no_grad():
             model.features.mean.fill_(0.0)
@@ -184,6 +190,7 @@ def main():
                 model.snr_slope.weight.normal_(0, 0.1)
                 model.snr_slope.bias.normal_(0, 0.3)
                 model.refiner[2].weight.normal_(0, 0.5)
+            if config.get("voicing"):
                 model.features.std[-VOICING_RANGES:] = 0.1  # the voicing view's values are tenths
         meta = {"family": "gru", "fixture": True,
                 "description": "Fixed random weights for the parity tests; it does not denoise."}
@@ -206,6 +213,7 @@ def main():
                                + "".join(f", {what}" for key, what in (("level_norm", "level-normalised"),
                                                                        ("noise_floor", "noise floor"),
                                                                        ("voicing", "voicing"),
+                                                                       ("bands", "bands above 2 kHz"),
                                                                        ("local_snr", "local SNR"),
                                                                        ("refiner", "refiner"))
                                          if ck["config"].get(key)) + ".",

@@ -21,7 +21,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quell.config import FRAMING, LEGACY, N_BINS, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.data import Mixer, load_babble, load_split  # noqa: E402
-from quell.model import build  # noqa: E402
+from quell.model import band_matrices, build, erb_number  # noqa: E402
 from quell.stft import istft, stft  # noqa: E402
 from quell.synthetic import synthetic_split  # noqa: E402
 
@@ -223,7 +223,7 @@ def erb_band_pooling(bands=SPEECH_BANDS):
     """[N_BINS, bands] of 0 and 1: which band each bin belongs to, bands equally wide in ERB
     numbers (21.4 log10(1 + 0.00437 f)) and at least one bin each."""
     freqs = torch.arange(N_BINS, dtype=torch.float64) * (SAMPLE_RATE / 2) / (N_BINS - 1)
-    erb = 21.4 * torch.log10(1 + 0.00437 * freqs)
+    erb = erb_number(freqs)
     edges = [0]
     for b in range(1, bands):
         edge = int(torch.searchsorted(erb, erb[-1] * b / bands))
@@ -412,6 +412,35 @@ def init_with_new_views(model, old, stats):
         w = torch.zeros_like(sd["encoder.0.weight"])
         w[:, :n] = old["encoder.0.weight"]
         sd["encoder.0.weight"].copy_(w)
+    model.load_state_dict(sd)
+
+
+def init_with_bands(model, old, stats):
+    """Start a model with bands (Features.bands) from the weights `old` of one without, on the
+    assumption that a view and a mask change little across a band. Encoder: in raw feature units
+    each per-bin view's weights A (bins) become A · spread (bands), since a view's bins are about
+    its bands' interpolation; the rest of the encoder (the voicing view) as it was; standardised
+    again with the new features' `stats` (mean, std), the bias keeping the old map's offset.
+    Decoder: each band's weights are its bins' average (pool). Everything else as it was."""
+    pool, spread = (m.float() for m in band_matrices())
+    sd = model.state_dict()
+    views = model.features.views
+    per_bin = views * N_BINS
+    with torch.no_grad():
+        for k, v in old.items():
+            if not k.startswith(("encoder.0.", "decoder.", "features.")):
+                sd[k].copy_(v)
+        raw_w = old["encoder.0.weight"] / old["features.std"]  # A: the map on unstandardised features
+        offset = old["encoder.0.bias"] - raw_w @ old["features.mean"]
+        banded = torch.cat([raw_w[:, v * N_BINS:(v + 1) * N_BINS] @ spread for v in range(views)]
+                           + [raw_w[:, per_bin:]], dim=1)
+        mean, std = stats
+        sd["features.mean"].copy_(mean)
+        sd["features.std"].copy_(std)
+        sd["encoder.0.weight"].copy_(banded * std)
+        sd["encoder.0.bias"].copy_(offset + banded @ mean)
+        sd["decoder.weight"].copy_(pool @ old["decoder.weight"])
+        sd["decoder.bias"].copy_(pool @ old["decoder.bias"])
     model.load_state_dict(sd)
 
 
@@ -619,6 +648,9 @@ def main():
     ap.add_argument("--voicing", action="store_true",
                     help="a view of how voiced each frame is: the cepstrum's peak in ranges of a voice's pitch (see "
                          "quell/model.py voicing); with --init from a model without it, that model's weights start this one")
+    ap.add_argument("--bands", action="store_true",
+                    help="read and mask above 2 kHz in bands equal on the ERB scale (see quell/model.py band_matrices); "
+                         "with --init from a model without them, that model's weights, summed into the bands, start this one")
     ap.add_argument("--local-snr", action="store_true",
                     help="with the noise floor: the mask also reads each bin's log power over its floor, at a slope per "
                          "bin the hidden state sets (see quell/model.py MaskDecoding); with --init from a model without "
@@ -701,6 +733,12 @@ def main():
         if config["arch"] not in ("gru", "lstm", "rnn"):
             ap.error(f"--voicing: the {config['arch']} family's graph does not have it (the recurrent families' does)")
         config["voicing"] = True
+    if args.bands and not os.path.exists(ckpt_path):
+        if config["arch"] not in ("gru", "lstm", "rnn") or not config.get("level_norm"):
+            ap.error("--bands: the recurrent families' level-normalised graph has them (not the CNN's, nor --legacy)")
+        if args.init and (args.noise_floor or args.voicing or args.local_snr or args.refiner):
+            ap.error(f"--bands --init {args.init}: add the bands alone, then the rest from that run")
+        config["bands"] = True
     if args.local_snr and not os.path.exists(ckpt_path):
         if not config.get("noise_floor"):
             ap.error("--local-snr reads each bin's log power over its noise floor: add --noise-floor "
@@ -768,7 +806,10 @@ def main():
         old = torch.load(args.init, map_location="cpu")
         added = [what for key, (_, what) in NEW_PARTS.items() if config.get(key) and not old["config"].get(key)]
         views = [what for key, what in NEW_VIEWS.items() if config.get(key) and not old["config"].get(key)]
-        if views:
+        if config.get("bands") and not old["config"].get("bands"):
+            init_with_bands(model, old["model"], feature_stats(model, mixer, 32, length, framing))
+            print(f"fine-tuning from {args.init}, its views and masks in bands", flush=True)
+        elif views:
             init_with_new_views(model, old["model"], feature_stats(model, mixer, 32, length, framing))
             print(f"fine-tuning from {args.init}, added: {', '.join(views)}", flush=True)
         elif added:

@@ -14,7 +14,9 @@ const models = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
 const fixtureCard = join(models, 'fixture/quell-fixture.json');
 // with every optional part of the step graph (noise floor, voicing, local SNR, refiner), which no shipped model may have
 const partsFixtureCard = join(models, 'fixture/quell-fixture-parts.json');
-const cards = [...new Set([fixtureCard, partsFixtureCard, ...readModelIndex(models).cards])];
+// reading and masking in bands, folded into its encoder and decoder
+const bandsFixtureCard = join(models, 'fixture/quell-fixture-bands.json');
+const cards = [...new Set([fixtureCard, partsFixtureCard, bandsFixtureCard, ...readModelIndex(models).cards])];
 
 function readFloats(path: string): Float32Array {
   const b = readFileSync(path);

@@ -63,6 +63,45 @@ def voicing(log_power):
     return cepstrum.unflatten(-1, (VOICING_RANGES, -1)).amax(-1)
 
 
+# Bands, as the field's small denoisers read and mask a spectrum (GTCRN's split; RNNoise and
+# DeepFilterNet band it all): the bins below BAND_SPLIT one by one, where a voice's harmonics stand
+# apart, and above it HIGH_BANDS bands equally spaced on the ERB scale, each a triangle over its
+# neighbours' centres. With `bands`, the encoder reads each per-bin view averaged into them, and the
+# decoder gives one logit per band, interpolated back over the bins: above 2 kHz the model can
+# neither key on nor carve a noise's fine detail, which is what a model that learns its training
+# noises' spectra would. Both fold into the step graph's encoder and decoder weights, at no cost.
+BAND_SPLIT = 64  # bins 0 … 63 (0 to 1.97 kHz) are their own bands
+HIGH_BANDS = 64
+N_BANDS = BAND_SPLIT + HIGH_BANDS
+
+
+def erb_number(freqs):
+    """Glasberg and Moore's ERB-number scale of frequencies in Hz."""
+    return 21.4 * torch.log10(1 + 0.00437 * freqs)
+
+
+@functools.lru_cache(maxsize=1)
+def band_matrices():
+    """(pool [N_BANDS, bins], spread [bins, N_BANDS]) float64. spread interpolates band values to
+    the bins (each row sums to one: a bin between two band centres takes both, by distance); pool
+    averages the bins into the bands with the same triangles (each row sums to one). Built once:
+    callers do not write to them."""
+    erb = erb_number(torch.arange(N_BINS, dtype=torch.float64) * (SAMPLE_RATE / 2) / (N_BINS - 1))
+    centres = torch.linspace(float(erb[BAND_SPLIT - 1]), float(erb[-1]), HIGH_BANDS + 1)[1:]
+    spread = torch.zeros(N_BINS, N_BANDS, dtype=torch.float64)
+    spread[:BAND_SPLIT, :BAND_SPLIT] = torch.eye(BAND_SPLIT, dtype=torch.float64)
+    positions = torch.cat([erb[BAND_SPLIT - 1:BAND_SPLIT], centres])  # the last own-bin band, then the high centres
+    for k in range(BAND_SPLIT, N_BINS):
+        j = min(int(torch.searchsorted(positions, erb[k])), HIGH_BANDS)  # positions[j - 1] < erb[k] <= positions[j]
+        t = min(1.0, max(0.0, float((erb[k] - positions[j - 1]) / (positions[j] - positions[j - 1]))))
+        spread[k, BAND_SPLIT - 2 + j] += 1 - t
+        spread[k, BAND_SPLIT - 1 + j] += t
+    weight = spread.sum(0)
+    if not bool((weight > 0).all()):
+        raise AssertionError("a band with no bin under it")
+    return spread.T / weight[:, None], spread
+
+
 def level_states(level_norm, noise_floor=False):
     """(name, shape) of the feature states carried with the recurrent or convolutional ones."""
     return (LEVEL_STATES if level_norm else []) + ([FLOOR_STATE] if noise_floor else [])
@@ -79,16 +118,20 @@ class Features(nn.Module):
     With `noise_floor` as well, a third view: log power minus each bin's noise floor (see FLOOR_STATE),
     an estimate of that bin's SNR that a speaker's words do not wash out.
     With `voicing`, last, VOICING_RANGES values: how voiced the frame is (see voicing()).
+    With `bands`, each per-bin view is averaged into the N_BANDS bands (see band_matrices).
     """
 
-    def __init__(self, level_norm=False, noise_floor=False, voicing=False):
+    def __init__(self, level_norm=False, noise_floor=False, voicing=False, bands=False):
         super().__init__()
         if noise_floor and not level_norm:
             raise ValueError("the noise floor is a level-normalised model's third view: it needs level_norm")
         if voicing and not level_norm:
             raise ValueError("the voicing view is read beside the level-normalised views: it needs level_norm")
-        self.level_norm, self.noise_floor, self.voicing = level_norm, noise_floor, voicing
-        size = (3 if noise_floor else 2 if level_norm else 1) * N_BINS + (VOICING_RANGES if voicing else 0)
+        if bands and not level_norm:
+            raise ValueError("bands average the level-normalised views: they need level_norm")
+        self.level_norm, self.noise_floor, self.voicing, self.bands = level_norm, noise_floor, voicing, bands
+        self.views = 3 if noise_floor else 2 if level_norm else 1
+        size = self.views * (N_BANDS if bands else N_BINS) + (VOICING_RANGES if voicing else 0)
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("std", torch.ones(size))
 
@@ -118,9 +161,14 @@ class Features(nn.Module):
         views = [log_power - overall, log_power - means]
         if self.noise_floor:
             views.append(log_power - torch.stack(floors, 1))
+        views = [self.banded(view) for view in views]
         if self.voicing:
             views.append(voicing(log_power))
         return torch.cat(views, -1), [mean, count] + ([floor] if self.noise_floor else [])
+
+    def banded(self, view):
+        """A per-bin view [..., bins] as the encoder reads it: as it is, or averaged into bands."""
+        return view @ band_matrices()[0].T.to(view.dtype) if self.bands else view
 
     def states(self):
         """(name, shape) of the states these features carry."""
@@ -171,13 +219,15 @@ class MaskDecoding:
     zero, so a model it is added to keeps its masks.
     """
 
-    def init_decoding(self, hidden, mask_gain, noise_floor, local_snr, refiner=0, level_norm=True):
+    def init_decoding(self, hidden, mask_gain, noise_floor, local_snr, refiner=0, level_norm=True, bands=False):
         if local_snr and not noise_floor:
             raise ValueError("the local SNR is each bin's log power over its noise floor: it needs noise_floor")
         if refiner and not level_norm:
             raise ValueError("the refiner reads the level-normalised views: it needs level_norm")
-        self.mask_gain, self.local_snr, self.refiner_channels = float(mask_gain), local_snr, refiner
-        self.decoder = nn.Linear(hidden, N_BINS)
+        if bands and (local_snr or refiner):
+            raise ValueError("the local SNR and the refiner read per-bin views: not with bands")
+        self.mask_gain, self.local_snr, self.refiner_channels, self.bands = float(mask_gain), local_snr, refiner, bands
+        self.decoder = nn.Linear(hidden, N_BANDS if bands else N_BINS)
         nn.init.constant_(self.decoder.bias, 2.0)  # start near pass-through: do no harm
         if local_snr:
             self.snr_slope = nn.Linear(hidden, N_BINS)
@@ -192,6 +242,8 @@ class MaskDecoding:
     def decode(self, y, raw):
         """y: hidden [..., hidden]; raw: the unstandardised features of the same frames."""
         logits = self.decoder(y)
+        if self.bands:
+            logits = logits @ band_matrices()[1].T.to(logits.dtype)
         if self.local_snr:
             logits = logits + self.snr_slope(y) * raw[..., 2 * N_BINS:3 * N_BINS]
         if self.refiner_channels:
@@ -206,14 +258,14 @@ class RecurrentMask(nn.Module, MaskDecoding):
     """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
 
     def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False,
-                 local_snr=False, refiner=0, voicing=False):
+                 local_snr=False, refiner=0, voicing=False, bands=False):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
-        self.features = Features(level_norm, noise_floor, voicing)
+        self.features = Features(level_norm, noise_floor, voicing, bands)
         self.encoder = nn.Sequential(nn.Linear(self.features.mean.numel(), hidden), nn.PReLU())
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
-        self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm)
+        self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm, bands)
 
     def state_specs(self):
         """(name, shape) of each state tensor, for the model card and for zero state."""
@@ -302,12 +354,12 @@ class CausalConvMask(nn.Module, MaskDecoding):
 
 
 def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, local_snr=False,
-          refiner=0, voicing=False, **_framing):
+          refiner=0, voicing=False, bands=False, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner, voicing)
-    if voicing:
-        raise ValueError("the voicing view is built into the recurrent families' step graph only")
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner, voicing, bands)
+    if voicing or bands:
+        raise ValueError("the voicing view and bands are built into the recurrent families' step graph only")
     if arch == "cnn":
         return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor,
                               local_snr=local_snr, refiner=refiner)

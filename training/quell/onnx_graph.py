@@ -15,7 +15,8 @@ from onnx import helper as h
 from onnx import numpy_helper
 
 from .config import N_BINS
-from .model import FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, REFINER_VIEW_SCALE, VOICING_BINS, VOICING_RANGES, voicing_basis
+from .model import (FLOOR_FALL, FLOOR_RISE, LEVEL_MIN_WEIGHT, N_BANDS, REFINER_VIEW_SCALE, VOICING_BINS, VOICING_RANGES,
+                    band_matrices, voicing_basis)
 
 # PyTorch stacks the gates of its recurrent cells in one order, ONNX in another.
 GATE_ORDER = {
@@ -116,6 +117,15 @@ def recurrent_step_graph(model, in_name, out_name):
     # (features − mean) / std, then W·x + b, is one affine map of the features: fold it.
     enc_w = sd["encoder.0.weight"] / sd["features.std"][None, :]
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
+    decoder_w, decoder_b = sd["decoder.weight"], sd["decoder.bias"]
+    if model.features.bands:
+        # averaging into bands, then W, is one map on the bins (W · pool), and so is a band's logit
+        # spread over the bins (spread · W): the graph reads and masks bins, as without bands
+        pool, spread = (m.numpy() for m in band_matrices())
+        views = model.features.views
+        enc_w = np.concatenate([enc_w[:, v * N_BANDS:(v + 1) * N_BANDS] @ pool for v in range(views)]
+                               + [enc_w[:, views * N_BANDS:]], axis=1)
+        decoder_w, decoder_b = spread @ decoder_w, spread @ decoder_b
     voiced = model.features.voicing
     if level_norm:
         # the voicing view's columns act on it as they are; the fold is the per-bin views' business
@@ -172,7 +182,7 @@ def recurrent_step_graph(model, in_name, out_name):
     nodes += [h.make_node("Reshape", [f"{n}_out", row_shape], [f"{n}_out_row"]) for n in rnn_parts]
     last_row = f"{rnn_parts[layers - 1]}_out_row"
     refined = bool(model.refiner_channels)
-    nodes.append(h.make_node("Gemm", [last_row, const("decoder_w", sd["decoder.weight"]), const("decoder_b", sd["decoder.bias"])],
+    nodes.append(h.make_node("Gemm", [last_row, const("decoder_w", decoder_w), const("decoder_b", decoder_b)],
                              ["decoded" if model.local_snr else "linear_logits" if refined else "logits"], transB=1))
     if model.local_snr:  # model.decode: plus each bin's slope times its log power over its noise floor
         nodes += [

@@ -15,7 +15,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from quell import reference  # noqa: E402
-from quell.config import FRAMING, SAMPLE_RATE  # noqa: E402
+from quell.config import FRAMING, SAMPLE_RATE, framing_of  # noqa: E402
 from quell.model import build  # noqa: E402
 
 FAMILIES = ["gru", "lstm", "rnn", "cnn"]
@@ -109,6 +109,15 @@ class StreamingEqualsWholeSequence(unittest.TestCase):
                 with torch.no_grad():
                     diff = (model(mag) - stream(model, mag)).abs().max().item()
                 self.assertLessEqual(diff, 1e-9, f"{family}, noise floor {noise_floor}, local SNR {local_snr}, refiner {refiner}")
+
+    def test_models_in_bands_stream_like_their_whole_sequence(self):
+        for family in ("gru", "lstm", "rnn"):
+            torch.manual_seed(0)
+            model = build(family, hidden=32, layers=2, level_norm=True, voicing=True, bands=True).double().eval()
+            mag = torch.rand(2, 300, 257, dtype=torch.float64) * 4
+            with torch.no_grad():
+                diff = (model(mag) - stream(model, mag)).abs().max().item()
+            self.assertLessEqual(diff, 1e-9, family)
 
     def test_the_local_snr_opens_a_bin_as_it_rises_over_its_floor(self):
         # A slope of one on each bin's log power over its noise floor and a fixed threshold, the
@@ -485,6 +494,55 @@ class RecipeRuns(unittest.TestCase):
                                  (["--voicing", "--arch", "cnn"], "--voicing: the cnn family's graph does not have it"),
                                  (["--noise-floor", "--init", os.path.join(voiced, "last.pt")],
                                   "that model reads the voicing view already; start from one without it")):
+                refused = subprocess.run(TINY_TRAINING + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
+                                         capture_output=True, text=True)
+                self.assertNotEqual(refused.returncode, 0)
+                self.assertIn(message, refused.stderr)
+
+    def test_bands_taken_up_by_a_trained_model_start_near_its_masks_and_cost_the_graph_nothing(self):
+        # --init OLD --bands: OLD's weights summed into the bands (train.py init_with_bands); the
+        # exported graph has the same nodes as OLD's, the band maps folded into its weights (the
+        # fixture quell-fixture-bands holds the fold to PyTorch in the TypeScript parity tests)
+        from quell.model import BAND_SPLIT
+        from train import feature_stats, init_with_bands
+        from quell.data import Mixer
+        from quell.synthetic import synthetic_split
+        from quell.stft import stft
+        root = os.path.dirname(os.path.dirname(HERE))
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, banded = os.path.join(tmp, "plain"), os.path.join(tmp, "banded")
+            subprocess.run(TINY_TRAINING + ["--steps", "2", "--voicing", "--out", plain], check=True, capture_output=True)
+            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--bands",
+                                                  "--out", banded], check=True, capture_output=True, text=True)
+            self.assertIn("its views and masks in bands", run.stdout)
+            self.assertTrue(torch.load(os.path.join(banded, "last.pt"))["config"]["bands"])
+            old = torch.load(os.path.join(plain, "best.pt"), map_location="cpu")
+            before = build(**old["config"]).eval()
+            before.load_state_dict(old["model"])
+            after = build(**{**old["config"], "bands": True}).eval()
+            mixer = Mixer(*synthetic_split(np.random.default_rng(0), 10, 3), seed=1)
+            framing = framing_of(old["config"])
+            init_with_bands(after, old["model"], feature_stats(after, mixer, 4, 16000, framing))
+            noisy, _ = mixer.batch(4, 16000)
+            mag = stft(torch.from_numpy(noisy), framing).abs()
+            with torch.no_grad():
+                gap = (after(mag) - before(mag)).abs()
+                # what a model reads and masks as before, the bands change little; the low bins,
+                # their own bands, least
+                self.assertLess(float(gap.mean()), 0.02)
+                self.assertLess(float(gap[..., :BAND_SPLIT].mean()), float(gap[..., BAND_SPLIT:].mean()))
+            graphs = []
+            for ck in (os.path.join(plain, "last.pt"), os.path.join(banded, "last.pt")):
+                out = os.path.join(tmp, os.path.basename(os.path.dirname(ck)))
+                subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint", ck, "--out", out],
+                               check=True, capture_output=True)
+                graphs.append([n.op_type for n in onnx.load(out + ".onnx").graph.node])
+            self.assertEqual(graphs[0], graphs[1])
+            self.assertIn("bands above 2 kHz", json.load(open(out + ".json"))["description"])
+            for bad, message in ((["--bands", "--legacy"], "--bands: the recurrent families' level-normalised graph has them"),
+                                 (["--bands", "--arch", "cnn"], "--bands: the recurrent families' level-normalised graph has them"),
+                                 (["--bands", "--refiner", "4", "--init", os.path.join(plain, "best.pt")],
+                                  "add the bands alone, then the rest from that run")):
                 refused = subprocess.run(TINY_TRAINING + ["--steps", "1", *bad, "--out", os.path.join(tmp, "bad")],
                                          capture_output=True, text=True)
                 self.assertNotEqual(refused.returncode, 0)
