@@ -267,17 +267,18 @@ class RecurrentMask(nn.Module, MaskDecoding):
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
         self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm, bands)
 
+    def rnn_state_names(self):
+        return ["h", "c"] if self.cell == "lstm" else ["h"]
+
     def state_specs(self):
         """(name, shape) of each state tensor, for the model card and for zero state."""
-        names = ["h", "c"] if self.cell == "lstm" else ["h"]
-        specs = [(n, [self.layers, 1, self.hidden]) for n in names]
+        specs = [(n, [self.layers, 1, self.hidden]) for n in self.rnn_state_names()]
         return specs + self.features.states()
 
     def state_layout(self):
         """The parts of the step graph's carried state, in order, as (name, values): each layer's h
         (then each layer's c for the LSTM), then the level states."""
-        names = ["h", "c"] if self.cell == "lstm" else ["h"]
-        parts = [(f"{n}{layer}", self.hidden) for n in names for layer in range(self.layers)]
+        parts = [(f"{n}{layer}", self.hidden) for n in self.rnn_state_names() for layer in range(self.layers)]
         return parts + [(n, shape[-1]) for n, shape in self.features.states()]
 
     def zero_states(self, batch=1):
