@@ -27,14 +27,14 @@ bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
 declare -A runs out_of  # pid → family; family → its run folder
 for arch in rnn lstm cnn; do
-  out="training/checkpoints/$arch-voicing" detector=(--vad-weight 0.1 --voicing)
-  [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" detector=()
+  out="training/checkpoints/$arch-voicing" added=(--vad-weight 0.1 --voicing)
+  [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" added=()
   out_of[$arch]=$out
   mkdir -p "$out"
   start=()
   [ -f "$out/last.pt" ] || start=(--init "models/quell-$arch.pt")
   nice -n 10 $py training/train.py --arch "$arch" --minutes "$minutes" --threads 1 --out "$out" \
-    "${recipe[@]}" "${detector[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
+    "${recipe[@]}" "${added[@]}" "${start[@]}" >> "$out/train.log" 2>&1 &
   runs[$!]=$arch
 done
 failed=()
