@@ -43,12 +43,21 @@ test('a clear overall gain ships, a clear loss does not, whatever noise alone do
   assert.equal(shipVerdict(model(), model({ deltaSiSdr: 2.6, noise: 40 }), reference, true).ships, false);
 });
 
-test('within the tie band, noise alone decides', () => {
-  const current = model({ deltaSiSdr: 2.75, noise: 26.0 });
-  const more = shipVerdict(current, model({ deltaSiSdr: 2.74, noise: 28.6 }), reference, true);
+test('a gain within the tie band ships only with more taken off noise alone', () => {
+  const current = model({ deltaSiSdr: 2.74, noise: 26.0 });
+  const more = shipVerdict(current, model({ deltaSiSdr: 2.75, noise: 28.6 }), reference, true);
   assert.equal(more.ships, true);
-  assert.match(more.reason, /within 0.1 dB overall \(-0.01\), \+2.6 dB on noise alone/);
+  assert.match(more.reason, /ahead by 0.1 dB or less overall \(\+0.01\), \+2.6 dB on noise alone/);
   assert.equal(shipVerdict(current, model({ deltaSiSdr: 2.8, noise: 25.5 }), reference, true).ships, false);
+});
+
+test('ties cannot walk the overall figure down: a candidate behind the default does not ship', () => {
+  // Session 32's question: +0.09 then −0.09, each within the band, each with more off noise alone
+  const shipped = model({ deltaSiSdr: 2.9, at20: -0.31, noise: 32.0 });
+  const verdict = shipVerdict(shipped, model({ deltaSiSdr: 2.82, at20: -0.74, noise: 34.1 }), reference, true);
+  assert.equal(verdict.ships, false);
+  assert.match(verdict.reason, /-0.08 dB overall, behind the default/);
+  assert.equal(shipVerdict(shipped, model({ deltaSiSdr: 2.89, noise: 40 }), reference, true).ships, false);
 });
 
 test('a candidate whose graph costs more is not passed without a CPU measurement', () => {
