@@ -12,8 +12,10 @@
 # beside their gains (--vad-weight 0.1, models/README "A voice detector beside the gains"; it
 # needs a recurrent layer, so the CNN goes without): a run cannot take it up once started, so
 # theirs are new runs fine-tuned from the shipped models. They also read the GRU's voicing view
-# (--voicing, models/README "A voicing view"), added in new runs (ARCH-voicing) from the shipped
-# models as the GRU's was, before bands. Each run's moving average at its end is what ships, not best.pt: validation,
+# and mask above 2 kHz in bands (models/README "A voicing view" and "Bands"), taken up in two runs
+# from the shipped models as the GRU's were: ARCH-voicing (--voicing), then from its weights
+# ARCH-voicing-bands (--bands), which shipped; a new run now starts from the shipped model, which
+# has both (the CNN's graph has neither). Each run's moving average at its end is what ships, not best.pt: validation,
 # even with its varied part, does not rank checkpoints as the unseen sources do (models/README).
 #   bash training/train_families.sh [MINUTES]        (default 45)
 set -euo pipefail
@@ -27,7 +29,7 @@ bash training/fetch_data.sh
 [ -f .cache/prepared/speech_val.pkl ] || $py training/prepare_data.py
 declare -A runs out_of  # pid → family; family → its run folder
 for arch in rnn lstm cnn; do
-  out="training/checkpoints/$arch-voicing" added=(--vad-weight 0.1 --voicing)
+  out="training/checkpoints/$arch-voicing-bands" added=(--vad-weight 0.1)
   [ "$arch" = cnn ] && out="training/checkpoints/cnn-variety" added=()
   out_of[$arch]=$out
   mkdir -p "$out"
