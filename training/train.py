@@ -356,6 +356,43 @@ def shrink_from(model, path, mag=None):
     model.load_state_dict(sd)
 
 
+def grow_from(model, path):
+    """Start a wider recurrent model of the same family and depth from a trained one, computing
+    what it computed: each old unit keeps its weights (every gate's rows) and reads no new unit,
+    and nothing reads a new unit yet (their columns in the recurrent layers and the decoder at
+    zero), so the masks are the old model's. The new units' own weights keep `model`'s fresh
+    initialisation: their outputs vary from the first step, so the zero columns that read them get
+    gradients and the new capacity is taken up by training, not by chance."""
+    ck = torch.load(path, map_location="cpu")
+    old, sd = ck["model"], model.state_dict()
+    old_width, width = old["rnn.weight_hh_l0"].shape[1], model.hidden
+    gates = old["rnn.weight_hh_l0"].shape[0] // old_width
+    new = slice(old_width, width)
+    others = [k for k in old if not k.startswith(("features.", "encoder.", "rnn.", "decoder."))]
+    if others:
+        raise ValueError(f"{path}: grow_from knows the encoder, the recurrent layers and the decoder, not {', '.join(others)}")
+
+    def rows(weight):  # [gates · width, ...] viewed per gate, the old units first in each
+        return weight.view(gates, width, *weight.shape[1:])
+
+    with torch.no_grad():
+        for k, v in old.items():
+            if k.startswith("features.") or k == "encoder.1.weight":
+                sd[k].copy_(v)
+        sd["encoder.0.weight"][:old_width] = old["encoder.0.weight"]
+        sd["encoder.0.bias"][:old_width] = old["encoder.0.bias"]
+        for layer in range(model.layers):
+            for kind in ("ih", "hh"):
+                w, b = rows(sd[f"rnn.weight_{kind}_l{layer}"]), rows(sd[f"rnn.bias_{kind}_l{layer}"])
+                w[:, :old_width, :old_width] = old[f"rnn.weight_{kind}_l{layer}"].view(gates, old_width, old_width)
+                w[:, :old_width, new] = 0  # old units read no new unit
+                b[:, :old_width] = old[f"rnn.bias_{kind}_l{layer}"].view(gates, old_width)
+        sd["decoder.weight"].copy_(torch.cat([old["decoder.weight"], sd["decoder.weight"].new_zeros(
+            sd["decoder.weight"].shape[0], width - old_width)], 1))
+        sd["decoder.bias"].copy_(old["decoder.bias"])
+    model.load_state_dict(sd)
+
+
 def feature_stats(model, mixer, batch, length, framing):
     noisy, _ = mixer.batch(batch, length)
     with torch.no_grad():
@@ -630,6 +667,8 @@ def main():
     ap.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
     ap.add_argument("--shrink-from", help="a trained recurrent model of the same family whose encoder, first layers "
                     "and most used units start this one, which has as many or fewer (--layers, --hidden); see shrink_from()")
+    ap.add_argument("--grow-from", help="a trained recurrent model of the same family and depth that starts this "
+                    "wider one (--hidden) computing what it computed, its new units read by nothing yet; see grow_from()")
     ap.add_argument("--teacher", help="a trained model (checkpoint) whose output on the same mixtures this one is "
                     "also taught to match (distillation; a resumed run keeps its own)")
     ap.add_argument("--low-snr-teacher", help="with --teacher: a second teacher for mixtures at low SNR and noise alone; "
@@ -710,6 +749,8 @@ def main():
         del resumed
     elif args.init:
         # without the shipped model's make-up gain (export.py --mask-gain), measured again at export
+        if args.grow_from:
+            ap.error(f"--init {args.init} and --grow-from {args.grow_from}: one or the other")
         config = {k: v for k, v in torch.load(args.init, map_location="cpu")["config"].items() if k != "mask_gain"}
         if args.noise_floor and not config.get("level_norm"):
             ap.error(f"--noise-floor --init {args.init}: a model without level normalisation")
@@ -723,6 +764,18 @@ def main():
             ap.error(f"--shrink-from {args.shrink_from}: {bigger['layers']}×{bigger['hidden']}, smaller than "
                      f"--layers {args.layers} --hidden {args.hidden}")
         config = {**bigger, "layers": args.layers, "hidden": args.hidden}
+    elif args.grow_from:
+        if args.shrink_from:
+            ap.error("--grow-from and --shrink-from: one or the other")
+        if not os.path.isfile(args.grow_from):
+            ap.error(f"--grow-from {args.grow_from}: no such checkpoint")
+        narrower = torch.load(args.grow_from, map_location="cpu")["config"]
+        if narrower["arch"] not in ("gru", "lstm", "rnn") or narrower["arch"] != args.arch:
+            ap.error(f"--grow-from {args.grow_from}: a {narrower['arch']} model; it must be a recurrent one of --arch {args.arch}")
+        if args.layers != narrower["layers"] or args.hidden <= narrower["hidden"]:
+            ap.error(f"--grow-from {args.grow_from}: {narrower['layers']}×{narrower['hidden']}; --layers must be the same "
+                     f"and --hidden wider (got --layers {args.layers} --hidden {args.hidden})")
+        config = {**{k: v for k, v in narrower.items() if k != "mask_gain"}, "hidden": args.hidden}
     if args.noise_floor and not os.path.exists(ckpt_path):
         if config.get("voicing") and not config.get("noise_floor"):
             # the floor's view comes before the voicing view: the old columns would not be a prefix
@@ -825,6 +878,9 @@ def main():
         if args.warm_start:
             warm_start(model, args.warm_start)
             print(f"warm start from {args.warm_start}", flush=True)
+        if args.grow_from:
+            grow_from(model, args.grow_from)  # its feature statistics too
+            print(f"{config['layers']}×{config['hidden']} grown from {args.grow_from}", flush=True)
         if args.shrink_from:
             noisy, _ = mixer.batch(32, length)
             shrink_from(model, args.shrink_from, stft(torch.from_numpy(noisy), framing).abs())

@@ -359,6 +359,17 @@ class RecipeRuns(unittest.TestCase):
                                             os.path.join(tmp, "wider")], capture_output=True, text=True)
             self.assertNotEqual(wider.returncode, 0)
             self.assertIn(f"--shrink-from {teacher}: 2×16, smaller than --layers 2 --hidden 32", wider.stderr)
+            # --grow-from goes the other way: wider, same depth; narrower is refused by name
+            grown = os.path.join(tmp, "grown")
+            run = subprocess.run(train + ["--steps", "1", "--hidden", "24", "--grow-from", teacher, "--out", grown],
+                                 check=True, capture_output=True, text=True)
+            self.assertIn(f"2×24 grown from {teacher}", run.stdout)
+            self.assertEqual(tuple(torch.load(os.path.join(grown, "last.pt"), map_location="cpu")["model"]["rnn.weight_hh_l1"].shape),
+                             (72, 24))
+            shrunk = subprocess.run(train + ["--steps", "1", "--hidden", "12", "--grow-from", teacher, "--out",
+                                             os.path.join(tmp, "shrunk")], capture_output=True, text=True)
+            self.assertNotEqual(shrunk.returncode, 0)
+            self.assertIn(f"--grow-from {teacher}: 2×16; --layers must be the same and --hidden wider", shrunk.stderr)
             # --low-snr-teacher: a second teacher for loud noise; the run records it, and without
             # --teacher (what it would take over from) it is refused by name
             blended = os.path.join(tmp, "blended")
@@ -612,6 +623,30 @@ class RecipeRuns(unittest.TestCase):
             reference = big(mag)
             self.assertLessEqual((same(mag) - reference).abs().max().item(), 1e-6)
             self.assertLess((narrow(mag) - reference).abs().mean().item(), 0.7 * (blind(mag) - reference).abs().mean().item())
+
+    def test_a_grown_model_computes_what_the_narrower_one_did(self):
+        # grow_from keeps every old unit's gate rows and reads no new unit anywhere yet, in every
+        # recurrent family and with the views and bands the default has; the new units are live
+        sys.path.insert(0, os.path.dirname(HERE))
+        from train import grow_from
+
+        torch.manual_seed(0)
+        mag = torch.rand(2, 60, 257) ** 3 * 3
+        for arch in ("gru", "lstm", "rnn"):
+            config = {"arch": arch, "hidden": 12, "layers": 2, "level_norm": True, "voicing": True, "bands": True}
+            narrow = build(**config).eval()
+            with torch.no_grad():
+                for p in narrow.parameters():
+                    p.add_(torch.randn_like(p) * 0.1)  # not the fresh initialisation: a trained model's weights differ
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "narrow.pt")
+                torch.save({"model": narrow.state_dict(), "config": config}, path)
+                wide = build(**{**config, "hidden": 20}).eval()
+                grow_from(wide, path)
+            with torch.no_grad():
+                self.assertLessEqual((wide(mag) - narrow(mag)).abs().max().item(), 1e-6, arch)
+                new_rows = wide.rnn.weight_hh_l1.view(-1, 20, 20)[:, 12:, :]
+                self.assertGreater(new_rows.abs().min().item() + new_rows.abs().mean().item(), 0, arch)
 
 
 if __name__ == "__main__":
