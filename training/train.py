@@ -755,6 +755,8 @@ def main():
         if args.noise_floor and not config.get("level_norm"):
             ap.error(f"--noise-floor --init {args.init}: a model without level normalisation")
     elif args.shrink_from:
+        if args.grow_from:
+            ap.error(f"--shrink-from {args.shrink_from} and --grow-from {args.grow_from}: one or the other")
         if not os.path.isfile(args.shrink_from):
             ap.error(f"--shrink-from {args.shrink_from}: no such checkpoint")
         bigger = torch.load(args.shrink_from, map_location="cpu")["config"]
@@ -765,8 +767,6 @@ def main():
                      f"--layers {args.layers} --hidden {args.hidden}")
         config = {**bigger, "layers": args.layers, "hidden": args.hidden}
     elif args.grow_from:
-        if args.shrink_from:
-            ap.error("--grow-from and --shrink-from: one or the other")
         if not os.path.isfile(args.grow_from):
             ap.error(f"--grow-from {args.grow_from}: no such checkpoint")
         narrower = torch.load(args.grow_from, map_location="cpu")["config"]
