@@ -147,7 +147,7 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--fixture-parts", action="store_true",
-                    help="a fixture with every optional part of the graph (noise floor, voicing, local SNR, refiner, make-up gain), "
+                    help="a fixture with every optional part of the graph (noise floor, voicing, local SNR, refiner, skip, make-up gain), "
                          "so that the TypeScript parity tests hold the graph of each to PyTorch")
     ap.add_argument("--fixture-bands", action="store_true",
                     help="a fixture that reads and masks in bands (with the voicing view and a make-up gain), so that "
@@ -178,7 +178,7 @@ def main():
         torch.manual_seed(1234)
         config = {"arch": "gru", "hidden": 16, "layers": 2, "level_norm": True, "framing": FRAMING}
         if args.fixture_parts:
-            config.update(noise_floor=True, voicing=True, local_snr=True, refiner=4, mask_gain=1.25)
+            config.update(noise_floor=True, voicing=True, local_snr=True, refiner=4, skip=True, mask_gain=1.25)
         if args.fixture_bands:
             config.update(voicing=True, bands=True, mask_gain=1.25)
         model = build(**config)
@@ -190,6 +190,7 @@ def main():
                 model.snr_slope.weight.normal_(0, 0.1)
                 model.snr_slope.bias.normal_(0, 0.3)
                 model.refiner[2].weight.normal_(0, 0.5)
+                model.skip.weight.normal_(0, 0.3)
             if config.get("voicing"):
                 model.features.std[-VOICING_RANGES:] = 0.1  # the voicing view's values are tenths
         meta = {"family": "gru", "fixture": True,
@@ -215,7 +216,8 @@ def main():
                                                                        ("voicing", "voicing"),
                                                                        ("bands", "bands above 2 kHz"),
                                                                        ("local_snr", "local SNR"),
-                                                                       ("refiner", "refiner"))
+                                                                       ("refiner", "refiner"),
+                                                                       ("skip", "skip around the recurrent layers"))
                                          if ck["config"].get(key)) + ".",
                 "training": {"steps": ck["state"]["step"], "minutes": round(ck["state"]["elapsed"] / 60, 1),
                              **({"validation_delta_si_sdr_db": round(score, 2)} if score is not None else {}),

@@ -484,7 +484,8 @@ def init_with_bands(model, old, stats):
 # Parts of the decoder that can be added to a trained model (MaskDecoding): config key → (its
 # module, what the log calls it). They start at zero there: at a fine-tune's rate Adam would take
 # thousands of steps to move them to where they matter, so they learn NEW_PART_RATE times faster.
-NEW_PARTS = {"local_snr": ("snr_slope", "the local SNR"), "refiner": ("refiner", "the refiner")}
+NEW_PARTS = {"local_snr": ("snr_slope", "the local SNR"), "refiner": ("refiner", "the refiner"),
+             "skip": ("skip", "the skip around the recurrent layers")}
 NEW_PART_RATE = 10.0
 # Views that can be added to a trained model's features (init_with_new_views), in the order the
 # features hold them: config key → what the log calls it.
@@ -697,6 +698,8 @@ def main():
     ap.add_argument("--refiner", type=int, metavar="CHANNELS",
                     help="after the decoder, a per-bin network of this many channels, the same weights at every bin (see "
                          "quell/model.py MaskDecoding); with --init from a model without it, that model's weights start this one")
+    ap.add_argument("--skip", action="store_true",
+                    help="the decoder also reads the encoder's output, around the recurrent layers (model.RecurrentMask)")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
@@ -799,6 +802,10 @@ def main():
         config["local_snr"] = True
     if args.refiner and not os.path.exists(ckpt_path):
         config["refiner"] = args.refiner
+    if args.skip and not os.path.exists(ckpt_path):
+        if config["arch"] not in ("gru", "lstm", "rnn"):
+            ap.error(f"--skip: the {config['arch']} family has no recurrent layers to go around")
+        config["skip"] = True
     # the family is the run's own when it resumes or fine-tunes a checkpoint, whatever --arch says
     if args.carry and config["arch"] == "cnn":
         ap.error("--carry needs a recurrent family: the CNN's state is a finite window, it cannot lock")

@@ -239,9 +239,10 @@ class MaskDecoding:
             nn.init.zeros_(self.refiner[2].weight)
             nn.init.zeros_(self.refiner[2].bias)
 
-    def decode(self, y, raw):
-        """y: hidden [..., hidden]; raw: the unstandardised features of the same frames."""
-        logits = self.decoder(y)
+    def decode(self, y, raw, skipped=None):
+        """y: hidden [..., hidden]; raw: the unstandardised features of the same frames; skipped:
+        what a skip around the recurrent layers adds to the decoder's logits (RecurrentMask)."""
+        logits = self.decoder(y) if skipped is None else self.decoder(y) + skipped
         if self.bands:
             logits = logits @ band_matrices()[1].T.to(logits.dtype)
         if self.local_snr:
@@ -255,10 +256,18 @@ class MaskDecoding:
 
 
 class RecurrentMask(nn.Module, MaskDecoding):
-    """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid."""
+    """Linear encoder, stacked GRU/LSTM/RNN, linear decoder with a sigmoid.
+
+    With `skip`, the decoder also reads the encoder's output, around the recurrent layers (`skip`,
+    a second linear map added to the decoder's logits): the last layer's state has to carry both
+    what the recent past says about the noise and the detail of this frame's spectrum, in `hidden`
+    values; the skip hands the decoder this frame's detail directly, as a U-Net's skips do, and
+    leaves the state to the past. Its weights start at zero, so a model it is added to keeps its
+    masks. In the step graph it is one Concat: the decoder's Gemm reads both rows.
+    """
 
     def __init__(self, cell="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False,
-                 local_snr=False, refiner=0, voicing=False, bands=False):
+                 local_snr=False, refiner=0, voicing=False, bands=False, skip=False):
         super().__init__()
         self.cell, self.hidden, self.layers = cell, hidden, layers
         self.features = Features(level_norm, noise_floor, voicing, bands)
@@ -266,6 +275,10 @@ class RecurrentMask(nn.Module, MaskDecoding):
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
         self.rnn = rnn(hidden, hidden, num_layers=layers, batch_first=True)
         self.init_decoding(hidden, mask_gain, noise_floor, local_snr, refiner, level_norm, bands)
+        self.has_skip = skip
+        if skip:
+            self.skip = nn.Linear(hidden, N_BANDS if bands else N_BINS, bias=False)
+            nn.init.zeros_(self.skip.weight)
 
     def rnn_state_names(self):
         return ["h", "c"] if self.cell == "lstm" else ["h"]
@@ -294,9 +307,10 @@ class RecurrentMask(nn.Module, MaskDecoding):
         rnn_states = states[:len(states) - levels]
         raw, level = self.features.raw(mag, states[len(states) - levels:] if levels else None)
         state = tuple(rnn_states) if self.cell == "lstm" else rnn_states[0]
-        y, new = self.rnn(self.encoder(self.features.standardise(raw)), state)
+        encoded = self.encoder(self.features.standardise(raw))
+        y, new = self.rnn(encoded, state)
         new = list(new) if self.cell == "lstm" else [new]
-        return self.decode(y, raw), new + (level or [])
+        return self.decode(y, raw, self.skip(encoded) if self.has_skip else None), new + (level or [])
 
     def forward(self, mag, states=None):
         return self._run(mag, states or self.zero_states(mag.shape[0]))[0]
@@ -355,12 +369,13 @@ class CausalConvMask(nn.Module, MaskDecoding):
 
 
 def build(arch="gru", hidden=128, layers=2, level_norm=False, mask_gain=1.0, noise_floor=False, local_snr=False,
-          refiner=0, voicing=False, bands=False, **_framing):
+          refiner=0, voicing=False, bands=False, skip=False, **_framing):
     """A model from a checkpoint's config (its framing is the STFT's business, not the model's)."""
     if arch in ("gru", "lstm", "rnn"):
-        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner, voicing, bands)
-    if voicing or bands:
-        raise ValueError("the voicing view and bands are built into the recurrent families' step graph only")
+        return RecurrentMask(arch, hidden, layers, level_norm, mask_gain, noise_floor, local_snr, refiner, voicing, bands,
+                             skip)
+    if voicing or bands or skip:
+        raise ValueError("the voicing view, bands and the skip are built into the recurrent families' step graph only")
     if arch == "cnn":
         return CausalConvMask(hidden, level_norm=level_norm, mask_gain=mask_gain, noise_floor=noise_floor,
                               local_snr=local_snr, refiner=refiner)

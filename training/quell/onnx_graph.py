@@ -118,6 +118,8 @@ def recurrent_step_graph(model, in_name, out_name):
     enc_w = sd["encoder.0.weight"] / sd["features.std"][None, :]
     enc_b = sd["encoder.0.bias"] - enc_w @ sd["features.mean"]
     decoder_w, decoder_b = sd["decoder.weight"], sd["decoder.bias"]
+    if model.has_skip:  # one map on [last layer's state, encoder's output]: model.RecurrentMask's skip
+        decoder_w = np.concatenate([decoder_w, sd["skip.weight"]], axis=1)
     if model.features.bands:
         # averaging into bands, then W, is one map on the bins (W · pool), and so is a band's logit
         # spread over the bins (spread · W): the graph reads and masks bins, as without bands
@@ -182,7 +184,10 @@ def recurrent_step_graph(model, in_name, out_name):
     nodes += [h.make_node("Reshape", [f"{n}_out", row_shape], [f"{n}_out_row"]) for n in rnn_parts]
     last_row = f"{rnn_parts[layers - 1]}_out_row"
     refined = bool(model.refiner_channels)
-    nodes.append(h.make_node("Gemm", [last_row, const("decoder_w", decoder_w), const("decoder_b", decoder_b)],
+    if model.has_skip:
+        nodes.append(h.make_node("Concat", [last_row, "encoded_act"], ["decoder_in"], axis=1))
+    decoder_in = "decoder_in" if model.has_skip else last_row
+    nodes.append(h.make_node("Gemm", [decoder_in, const("decoder_w", decoder_w), const("decoder_b", decoder_b)],
                              ["decoded" if model.local_snr else "linear_logits" if refined else "logits"], transB=1))
     if model.local_snr:  # model.decode: plus each bin's slope times its log power over its noise floor
         nodes += [

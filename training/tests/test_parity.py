@@ -455,6 +455,33 @@ class RecipeRuns(unittest.TestCase):
                 self.assertNotEqual(refused.returncode, 0)
                 self.assertIn(f"--refiner {bad[1]}: a number of channels of at least 1", refused.stderr)
 
+    def test_a_skip_added_to_a_trained_model_starts_from_its_masks_and_exports_as_one_concat(self):
+        # --init OLD --skip: the decoder's second map, from the encoder's output, starts at zero, so
+        # the masks are OLD's; it learns at the added parts' rate; the graph gains one Concat before
+        # the decoder's Gemm (the fixture quell-fixture-parts holds it to PyTorch in TypeScript)
+        root = os.path.dirname(os.path.dirname(HERE))
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, skipped = os.path.join(tmp, "plain"), os.path.join(tmp, "skipped")
+            subprocess.run(TINY_TRAINING + ["--steps", "2", "--voicing", "--out", plain], check=True, capture_output=True)
+            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--skip",
+                                                  "--out", skipped], check=True, capture_output=True, text=True)
+            self.assertIn("added: the skip around the recurrent layers", run.stdout)
+            assert_part_keeps_the_masks(os.path.join(plain, "best.pt"), {"skip": True}, torch.rand(1, 100, 257) * 4)
+            ck = torch.load(os.path.join(skipped, "last.pt"))
+            self.assertTrue(ck["config"]["skip"])
+            self.assertEqual([g.get("rate_scale", 1.0) for g in ck["opt"]["param_groups"]], [1.0, 10.0])
+            self.assertGreater(float(ck["model"]["skip.weight"].abs().max()), 0.0)  # it trained
+            out = os.path.join(tmp, "model")
+            subprocess.run([sys.executable, os.path.join(root, "training/export.py"), "--checkpoint",
+                            os.path.join(skipped, "last.pt"), "--out", out], check=True, capture_output=True)
+            nodes = [n.op_type for n in onnx.load(out + ".onnx").graph.node]
+            self.assertEqual(nodes[-4:], ["Concat", "Gemm", "Sigmoid", "Concat"])
+            self.assertIn("skip", json.load(open(out + ".json"))["description"])
+            refused = subprocess.run(TINY_TRAINING + ["--steps", "1", "--skip", "--arch", "cnn", "--out", os.path.join(tmp, "bad")],
+                                     capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--skip: the cnn family has no recurrent layers to go around", refused.stderr)
+
     def test_the_voicing_view_tells_a_voiced_frame_from_noise_at_any_level_from_the_first_frame(self):
         from quell.model import VOICING_RANGES, voicing
         rng = np.random.default_rng(3)
