@@ -601,7 +601,10 @@ def update_ema(ema, model):
 
 
 # The options that set a share of the training mixtures (Mixer's attributes of the same names).
-MIXER_SHARES = ("noise_after_speech", "noise_variety", "speech_first", "noise_after_quiet")
+# The mixer's shares (Mixer's options) and what a run that never set one, or resumes from before
+# it existed, mixes with.
+MIXER_SHARES = {"noise_after_speech": 0.0, "noise_variety": 0.0, "speech_first": 0.0, "noise_after_quiet": 0.0,
+                "speech_rooms": 0.3}
 
 
 def main():
@@ -636,6 +639,9 @@ def main():
                     help="the share of noise onsets (a third of the items with noise start it late) whose quiet "
                          "stretch before is another sound, a microphone's floor or a faint other noise, rather than "
                          "the same noise quieter (see Mixer.item) (default 0; a resumed run keeps its own)")
+    ap.add_argument("--speech-rooms", type=float, metavar="SHARE",
+                    help="the share of training items with speech whose voice is heard in a room, its tail part of "
+                         "the target (see Mixer.reverb) (default 0.3; a resumed run keeps its own)")
     ap.add_argument("--sdr-weight", type=float,
                     help="weight of the SI-SDR term against the spectral loss (default 0.01; a resumed run keeps its own)")
     ap.add_argument("--noise-weight", type=float,
@@ -899,7 +905,7 @@ def main():
     mixer.speed_range = state["speed_range"]
     for share in MIXER_SHARES:  # a resumed run keeps its own unless the option is given
         value = getattr(args, share)
-        state[share] = value if value is not None else state.get(share, 0.0)
+        state[share] = value if value is not None else state.get(share, MIXER_SHARES[share])
         setattr(mixer, share, state[share])
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
@@ -938,6 +944,7 @@ def main():
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
           f"varied noise in {state['noise_variety']:g} of noise segments, "
           f"a voice from the first sample in {state['speech_first']:g} of items with speech, "
+          f"a voice in a room in {state['speech_rooms']:g} of them, "
           f"another sound before a late noise in {state['noise_after_quiet']:g} of them", flush=True)
     device = torch.device(args.device)
     model.to(device)  # in place: the optimiser keeps its parameters

@@ -47,7 +47,7 @@ class Mixer:
     NOISE_KINDS = ["file", "file", "file", "file", "keyboard", "colored", "hum", "fan", "babble", "clicks", "knocks"]
 
     def __init__(self, speech, noise, seed=0, babble_voices=(), snr_range=(-5, 25), speed_range=None,
-                 noise_after_speech=0.0, noise_variety=0.0, speech_first=0.0, noise_after_quiet=0.0):
+                 noise_after_speech=0.0, noise_variety=0.0, speech_first=0.0, noise_after_quiet=0.0, speech_rooms=0.3):
         """speech: (source, audio) pairs (or bare arrays); noise: (category:name, audio) pairs;
         babble_voices: recordings of talkers who are never targets, for babble; snr_range: the
         mixtures' SNR in dB, drawn uniformly; speed_range: (slowest, fastest) playback speed of
@@ -56,13 +56,15 @@ class Mixer:
         segments drawn from the kinds of VARIED_KINDS (see noise_segment); speech_first: the share of
         items with speech whose voice starts at their first sample (see item); noise_after_quiet: the
         share of noise onsets whose quiet stretch before them is another sound, not the same noise
-        quieter (see item)."""
+        quieter (see item); speech_rooms: the share of items with speech whose voice is heard in a
+        room (see reverb), the room's tail part of the clean target."""
         self.snr_range = tuple(snr_range)
         self.speed_range = speed_range
         self.noise_after_speech = noise_after_speech
         self.noise_variety = noise_variety
         self.speech_first = speech_first
         self.noise_after_quiet = noise_after_quiet
+        self.speech_rooms = speech_rooms
         # Whether the last item is one the teachers get wrong (a voice from its first sample, a new
         # noise after a quiet room): training matches the clean speech there, not their output.
         self.untaught = False
@@ -329,7 +331,7 @@ class Mixer:
         first = bool(self.speech_first and kind != "noise_only" and self.rng.random() < self.speech_first)
         self.untaught = first
         speech = np.zeros(length, np.float32) if kind == "noise_only" else self.speech_segment(length, first=first)
-        if kind != "noise_only" and self.rng.random() < 0.3:
+        if kind != "noise_only" and self.rng.random() < self.speech_rooms:
             speech = self.reverb(speech, near=True)
         noise = np.zeros(length, np.float32)
         if kind != "speech_only":

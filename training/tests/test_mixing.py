@@ -219,5 +219,29 @@ class NoiseVarietyTest(unittest.TestCase):
             self.assertIn("--noise-variety 1.5", refused.stderr)
 
 
+
+class SpeechRoomsTest(unittest.TestCase):
+    def test_the_share_of_voices_in_a_room_is_the_share_asked_and_a_run_keeps_it(self):
+        speech, noise = synthetic_split(np.random.default_rng(4), n_speech=10, n_noise=4)
+        for asked, share in ((None, 0.3), (0.6, 0.6)):  # None: the default
+            mixer = Mixer(speech, noise, seed=6, **({} if asked is None else {"speech_rooms": asked}))
+            rooms = []
+            reverb = mixer.reverb
+            mixer.reverb = lambda x, near=False: (rooms.append(near), reverb(x, near))[1]
+            for _ in range(1000):
+                mixer.item(800, kind="speech_only")
+            # speech alone draws no noise, so every room is the voice's own, a near one
+            self.assertTrue(all(rooms))
+            self.assertAlmostEqual(len(rooms) / 1000, share, delta=0.05)
+        with tempfile.TemporaryDirectory() as tmp:
+            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--speech-rooms", "0.6", "--out", tmp],
+                                 check=True, capture_output=True, text=True)
+            self.assertIn("a voice in a room in 0.6 of them", run.stdout)
+            resumed = subprocess.run(TINY_TRAINING + ["--steps", "3", "--out", tmp], check=True, capture_output=True, text=True)
+            self.assertIn("a voice in a room in 0.6 of them", resumed.stdout)
+            fresh = subprocess.run(TINY_TRAINING + ["--steps", "1", "--out", os.path.join(tmp, "fresh")], check=True,
+                                   capture_output=True, text=True)
+            self.assertIn("a voice in a room in 0.3 of them", fresh.stdout)
+
 if __name__ == "__main__":
     unittest.main()
