@@ -149,6 +149,13 @@ class NoiseAfterQuietTest(unittest.TestCase):
         self.assertGreater(differs, 10)
 
 
+def run_and_resume(out, option, value):
+    """A tiny training run with `option value`, then the same run resumed without it: what each printed."""
+    run = subprocess.run(TINY_TRAINING + ["--steps", "2", option, value, "--out", out], check=True, capture_output=True, text=True)
+    resumed = subprocess.run(TINY_TRAINING + ["--steps", "3", "--out", out], check=True, capture_output=True, text=True)
+    return run.stdout, resumed.stdout
+
+
 def frame_energy_db(x, frame=160):
     frames = x[:len(x) // frame * frame].reshape(-1, frame)
     return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-30)
@@ -205,19 +212,14 @@ class NoiseVarietyTest(unittest.TestCase):
         self.assertEqual(set(varied), set(Mixer.VARIED_KINDS))
 
     def test_a_run_keeps_its_variety_when_resumed_and_a_share_out_of_range_is_refused_by_name(self):
-        train = TINY_TRAINING
         with tempfile.TemporaryDirectory() as tmp:
-            run = subprocess.run(train + ["--steps", "2", "--noise-variety", "0.5", "--out", tmp],
-                                 check=True, capture_output=True, text=True)
-            self.assertIn("varied noise in 0.5 of noise segments", run.stdout)
-            resumed = subprocess.run(train + ["--steps", "3", "--out", tmp], check=True, capture_output=True, text=True)
-            self.assertIn("varied noise in 0.5 of noise segments", resumed.stdout)
+            for recipe in run_and_resume(tmp, "--noise-variety", "0.5"):
+                self.assertIn("varied noise in 0.5 of noise segments", recipe)
             self.assertEqual(json.load(open(os.path.join(tmp, "summary.json")))["noise_variety"], 0.5)
-            refused = subprocess.run(train + ["--steps", "1", "--noise-variety", "1.5", "--out", tmp],
+            refused = subprocess.run(TINY_TRAINING + ["--steps", "1", "--noise-variety", "1.5", "--out", tmp],
                                      capture_output=True, text=True)
             self.assertNotEqual(refused.returncode, 0)
             self.assertIn("--noise-variety 1.5", refused.stderr)
-
 
 
 class SpeechRoomsTest(unittest.TestCase):
@@ -234,11 +236,8 @@ class SpeechRoomsTest(unittest.TestCase):
             self.assertTrue(all(rooms))
             self.assertAlmostEqual(len(rooms) / 1000, share, delta=0.05)
         with tempfile.TemporaryDirectory() as tmp:
-            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--speech-rooms", "0.6", "--out", tmp],
-                                 check=True, capture_output=True, text=True)
-            self.assertIn("a voice in a room in 0.6 of them", run.stdout)
-            resumed = subprocess.run(TINY_TRAINING + ["--steps", "3", "--out", tmp], check=True, capture_output=True, text=True)
-            self.assertIn("a voice in a room in 0.6 of them", resumed.stdout)
+            for recipe in run_and_resume(tmp, "--speech-rooms", "0.6"):
+                self.assertIn("a voice in a room in 0.6 of them", recipe)
             fresh = subprocess.run(TINY_TRAINING + ["--steps", "1", "--out", os.path.join(tmp, "fresh")], check=True,
                                    capture_output=True, text=True)
             self.assertIn("a voice in a room in 0.3 of them", fresh.stdout)

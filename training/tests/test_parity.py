@@ -61,6 +61,16 @@ def extra_loss(term, gain, noisy, clean):
     return float(with_term - without)
 
 
+def plain_then_fine_tuned(tmp, option):
+    """A tiny run with the voicing view in tmp/plain, then one from its best.pt with `option` added
+    in tmp/tuned: (plain's folder, tuned's folder, what the second run printed)."""
+    plain, tuned = os.path.join(tmp, "plain"), os.path.join(tmp, "tuned")
+    subprocess.run(TINY_TRAINING + ["--steps", "2", "--voicing", "--out", plain], check=True, capture_output=True)
+    run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), option, "--out", tuned],
+                         check=True, capture_output=True, text=True)
+    return plain, tuned, run.stdout
+
+
 def assert_part_keeps_the_masks(checkpoint, part, mag):
     """A model with `part` (config entries) added to `checkpoint`'s weights, as train.py --init adds
     it (the part's own weights as built, at zero), gives the checkpoint's masks."""
@@ -461,11 +471,8 @@ class RecipeRuns(unittest.TestCase):
         # the decoder's Gemm (the fixture quell-fixture-parts holds it to PyTorch in TypeScript)
         root = os.path.dirname(os.path.dirname(HERE))
         with tempfile.TemporaryDirectory() as tmp:
-            plain, skipped = os.path.join(tmp, "plain"), os.path.join(tmp, "skipped")
-            subprocess.run(TINY_TRAINING + ["--steps", "2", "--voicing", "--out", plain], check=True, capture_output=True)
-            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--skip",
-                                                  "--out", skipped], check=True, capture_output=True, text=True)
-            self.assertIn("added: the skip around the recurrent layers", run.stdout)
+            plain, skipped, stdout = plain_then_fine_tuned(tmp, "--skip")
+            self.assertIn("added: the skip around the recurrent layers", stdout)
             assert_part_keeps_the_masks(os.path.join(plain, "best.pt"), {"skip": True}, torch.rand(1, 100, 257) * 4)
             ck = torch.load(os.path.join(skipped, "last.pt"))
             self.assertTrue(ck["config"]["skip"])
@@ -548,11 +555,8 @@ class RecipeRuns(unittest.TestCase):
         from quell.stft import stft
         root = os.path.dirname(os.path.dirname(HERE))
         with tempfile.TemporaryDirectory() as tmp:
-            plain, banded = os.path.join(tmp, "plain"), os.path.join(tmp, "banded")
-            subprocess.run(TINY_TRAINING + ["--steps", "2", "--voicing", "--out", plain], check=True, capture_output=True)
-            run = subprocess.run(TINY_TRAINING + ["--steps", "2", "--init", os.path.join(plain, "best.pt"), "--bands",
-                                                  "--out", banded], check=True, capture_output=True, text=True)
-            self.assertIn("its views and masks in bands", run.stdout)
+            plain, banded, stdout = plain_then_fine_tuned(tmp, "--bands")
+            self.assertIn("its views and masks in bands", stdout)
             self.assertTrue(torch.load(os.path.join(banded, "last.pt"))["config"]["bands"])
             old = torch.load(os.path.join(plain, "best.pt"), map_location="cpu")
             before = build(**old["config"]).eval()
