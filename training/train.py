@@ -4,6 +4,7 @@ checkpoint in --out. Usage: python3 training/train.py --arch gru --minutes 100
 import argparse
 import copy
 import json
+import inspect
 import math
 import os
 import sys
@@ -600,11 +601,9 @@ def update_ema(ema, model):
                 ema[k].copy_(v)
 
 
-# The options that set a share of the training mixtures (Mixer's attributes of the same names).
-# The mixer's shares (Mixer's options) and what a run that never set one, or resumes from before
-# it existed, mixes with.
-MIXER_SHARES = {"noise_after_speech": 0.0, "noise_variety": 0.0, "speech_first": 0.0, "noise_after_quiet": 0.0,
-                "speech_rooms": 0.3}
+# The options that set a share of the training mixtures (Mixer's attributes of the same names; a
+# run that never set one, or resumes from before it existed, mixes with Mixer's default).
+MIXER_SHARES = ("noise_after_speech", "noise_variety", "speech_first", "noise_after_quiet", "speech_rooms")
 
 
 def main():
@@ -905,7 +904,7 @@ def main():
     mixer.speed_range = state["speed_range"]
     for share in MIXER_SHARES:  # a resumed run keeps its own unless the option is given
         value = getattr(args, share)
-        state[share] = value if value is not None else state.get(share, MIXER_SHARES[share])
+        state[share] = value if value is not None else state.get(share, inspect.signature(Mixer).parameters[share].default)
         setattr(mixer, share, state[share])
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)
