@@ -4,7 +4,6 @@ checkpoint in --out. Usage: python3 training/train.py --arch gru --minutes 100
 import argparse
 import copy
 import json
-import inspect
 import math
 import os
 import sys
@@ -902,9 +901,9 @@ def main():
     mixer.snr_range = tuple(state["snr_range"])
     state["speed_range"] = args.speed or state.get("speed_range")
     mixer.speed_range = state["speed_range"]
-    for share in MIXER_SHARES:  # a resumed run keeps its own unless the option is given
+    for share in MIXER_SHARES:  # a resumed run keeps its own unless the option is given (the mixer holds the defaults)
         value = getattr(args, share)
-        state[share] = value if value is not None else state.get(share, inspect.signature(Mixer).parameters[share].default)
+        state[share] = value if value is not None else state.get(share, getattr(mixer, share))
         setattr(mixer, share, state[share])
     state["sdr_weight"] = args.sdr_weight if args.sdr_weight is not None else state.get("sdr_weight", 0.01)
     state["noise_weight"] = args.noise_weight if args.noise_weight is not None else state.get("noise_weight", 0.0)

@@ -242,7 +242,9 @@ class MaskDecoding:
     def decode(self, y, raw, skipped=None):
         """y: hidden [..., hidden]; raw: the unstandardised features of the same frames; skipped:
         what a skip around the recurrent layers adds to the decoder's logits (RecurrentMask)."""
-        logits = self.decoder(y) if skipped is None else self.decoder(y) + skipped
+        logits = self.decoder(y)
+        if skipped is not None:
+            logits = logits + skipped
         if self.bands:
             logits = logits @ band_matrices()[1].T.to(logits.dtype)
         if self.local_snr:

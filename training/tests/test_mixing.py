@@ -242,5 +242,6 @@ class SpeechRoomsTest(unittest.TestCase):
                                    capture_output=True, text=True)
             self.assertIn("a voice in a room in 0.3 of them", fresh.stdout)
 
+
 if __name__ == "__main__":
     unittest.main()
