@@ -704,9 +704,14 @@ def main():
                          "quell/model.py MaskDecoding); with --init from a model without it, that model's weights start this one")
     ap.add_argument("--skip", action="store_true",
                     help="the decoder also reads the encoder's output, around the recurrent layers (model.RecurrentMask)")
+    ap.add_argument("--dropout", type=float, metavar="P",
+                    help="while training, drop this share of the units entering, between and leaving the recurrent "
+                         "layers (model.RecurrentMask.set_dropout; default 0; a resumed run keeps its own)")
     ap.add_argument("--legacy", action="store_true",
                     help="the first models' recipe: sqrt-Hann framing, log-power features without level normalisation")
     args = ap.parse_args()
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        ap.error(f"--dropout {args.dropout}: a share of units, from 0 up to (not including) 1")
     for share in MIXER_SHARES:
         value = getattr(args, share)
         if value is not None and not 0 <= value <= 1:
@@ -910,6 +915,11 @@ def main():
     state["speech_weight"] = args.speech_weight if args.speech_weight is not None else state.get("speech_weight", 0.0)
     state["level_weight"] = args.level_weight if args.level_weight is not None else state.get("level_weight", 0.0)
     state["vad_weight"] = vad_weight
+    state["dropout"] = args.dropout if args.dropout is not None else state.get("dropout", 0.0)
+    if state["dropout"]:
+        if not hasattr(model, "set_dropout"):
+            ap.error(f"--dropout: the {config['arch']} family has no recurrent layers to drop units of")
+        model.set_dropout(state["dropout"])
     state["vad_onset_weight"] = vad_onset_weight
     state["band_weight"] = band_weight
     state["teacher"] = args.teacher or state.get("teacher")
@@ -938,7 +948,7 @@ def main():
         print(f"taught also to match {state['teacher']} (weight {state['distill_weight']:g})", flush=True)
     print(f"mixtures at {mixer.snr_range[0]:g} to {mixer.snr_range[1]:g} dB SNR, SI-SDR weight {state['sdr_weight']:g}, "
           f"noise-alone weight {state['noise_weight']:g}, speech-loss weight {state['speech_weight']:g}, "
-          f"level weight {state['level_weight']:g}, speech-activity weight {state['vad_weight']:g} (onsets {vad_onset_weight:g}), speech-band weight {band_weight:g}, speech speed {state['speed_range'] or 'as recorded'}, "
+          f"level weight {state['level_weight']:g}, dropout {state['dropout']:g}, speech-activity weight {state['vad_weight']:g} (onsets {vad_onset_weight:g}), speech-band weight {band_weight:g}, speech speed {state['speed_range'] or 'as recorded'}, "
           f"noise taking over after speech in {state['noise_after_speech']:g} of mixtures, "
           f"varied noise in {state['noise_variety']:g} of noise segments, "
           f"a voice from the first sample in {state['speech_first']:g} of items with speech, "
@@ -1056,7 +1066,7 @@ def main():
         json.dump({**config, "steps": state["step"], "minutes": state["elapsed"] / 60,
                    "batch": args.batch, "seconds": args.seconds, "snr_range": state["snr_range"], "speed_range": state["speed_range"],
                    **{share: state[share] for share in MIXER_SHARES}, "sdr_weight": state["sdr_weight"],
-                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "vad_weight": state["vad_weight"],
+                   "noise_weight": state["noise_weight"], "speech_weight": state["speech_weight"], "level_weight": state["level_weight"], "dropout": state["dropout"], "vad_weight": state["vad_weight"],
                    "vad_onset_weight": state["vad_onset_weight"], "band_weight": state["band_weight"], "teacher": state["teacher"],
                    "low_snr_teacher": state["low_snr_teacher"], "distill_weight": state["distill_weight"] if state["teacher"] else None, "best_val_delta_si_sdr": state["best"],
                    "synthetic": args.synthetic}, f, indent=1)

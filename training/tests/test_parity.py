@@ -489,6 +489,28 @@ class RecipeRuns(unittest.TestCase):
             self.assertNotEqual(refused.returncode, 0)
             self.assertIn("--skip: the cnn family has no recurrent layers to go around", refused.stderr)
 
+    def test_dropout_acts_while_training_only_and_a_resumed_run_keeps_it(self):
+        # eval() turns it off, so validation, export and the step graph see the trained weights alone
+        model = build("gru", hidden=16, layers=2, level_norm=True, voicing=True)
+        mag = torch.rand(1, 50, 257) * 4
+        with torch.no_grad():
+            plain = model.eval()(mag)
+            model.set_dropout(0.25)
+            torch.testing.assert_close(model(mag), plain)
+            model.train()
+            self.assertFalse(torch.allclose(model(mag), plain))
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "run")
+            for steps, option in (("2", ["--dropout", "0.25"]), ("3", [])):  # a run, then the same run resumed
+                run = subprocess.run(TINY_TRAINING + ["--steps", steps, *option, "--out", out], check=True,
+                                     capture_output=True, text=True)
+                self.assertIn("dropout 0.25,", run.stdout)
+            self.assertEqual(json.load(open(os.path.join(out, "summary.json")))["dropout"], 0.25)
+            refused = subprocess.run(TINY_TRAINING + ["--steps", "1", "--dropout", "0.2", "--arch", "cnn", "--out",
+                                                      os.path.join(tmp, "cnn")], capture_output=True, text=True)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--dropout: the cnn family has no recurrent layers to drop units of", refused.stderr)
+
     def test_the_voicing_view_tells_a_voiced_frame_from_noise_at_any_level_from_the_first_frame(self):
         from quell.model import VOICING_RANGES, voicing
         rng = np.random.default_rng(3)
