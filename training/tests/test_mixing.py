@@ -9,7 +9,7 @@ import numpy as np
 
 from quell.data import Mixer
 from quell.synthetic import synthetic_split
-from tests.test_parity import TINY_TRAINING
+from tests.test_parity import TINY_TRAINING, run_and_resume
 
 
 def mixture_snr_db(mix, clean):
@@ -147,13 +147,6 @@ class NoiseAfterQuietTest(unittest.TestCase):
             head, tail = mix[:1600], mix[-1600:]
             differs += np.corrcoef(spectrum(head - head.mean()), spectrum(tail - tail.mean()))[0, 1] < 0.9
         self.assertGreater(differs, 10)
-
-
-def run_and_resume(out, option, value):
-    """A tiny training run with `option value`, then the same run resumed without it: what each printed."""
-    run = subprocess.run(TINY_TRAINING + ["--steps", "2", option, value, "--out", out], check=True, capture_output=True, text=True)
-    resumed = subprocess.run(TINY_TRAINING + ["--steps", "3", "--out", out], check=True, capture_output=True, text=True)
-    return run.stdout, resumed.stdout
 
 
 def frame_energy_db(x, frame=160):

@@ -61,6 +61,13 @@ def extra_loss(term, gain, noisy, clean):
     return float(with_term - without)
 
 
+def run_and_resume(out, option, value):
+    """A tiny training run with `option value`, then the same run resumed without it: what each printed."""
+    run = subprocess.run(TINY_TRAINING + ["--steps", "2", option, value, "--out", out], check=True, capture_output=True, text=True)
+    resumed = subprocess.run(TINY_TRAINING + ["--steps", "3", "--out", out], check=True, capture_output=True, text=True)
+    return run.stdout, resumed.stdout
+
+
 def plain_then_fine_tuned(tmp, option):
     """A tiny run with the voicing view in tmp/plain, then one from its best.pt with `option` added
     in tmp/tuned: (plain's folder, tuned's folder, what the second run printed)."""
@@ -501,10 +508,8 @@ class RecipeRuns(unittest.TestCase):
             self.assertFalse(torch.allclose(model(mag), plain))
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "run")
-            for steps, option in (("2", ["--dropout", "0.25"]), ("3", [])):  # a run, then the same run resumed
-                run = subprocess.run(TINY_TRAINING + ["--steps", steps, *option, "--out", out], check=True,
-                                     capture_output=True, text=True)
-                self.assertIn("dropout 0.25,", run.stdout)
+            for recipe in run_and_resume(out, "--dropout", "0.25"):
+                self.assertIn("dropout 0.25,", recipe)
             self.assertEqual(json.load(open(os.path.join(out, "summary.json")))["dropout"], 0.25)
             refused = subprocess.run(TINY_TRAINING + ["--steps", "1", "--dropout", "0.2", "--arch", "cnn", "--out",
                                                       os.path.join(tmp, "cnn")], capture_output=True, text=True)
